@@ -1,0 +1,255 @@
+"""The connection pool and the thin executor: a few verbs that take a connection and a query name.
+
+One ``Database`` per open backend. Connections run in autocommit mode; every unit of work happens inside
+:meth:`Database.transaction`, which is ``BEGIN``/``COMMIT`` at the outermost level and a savepoint when
+nested, so an inner failure rolls back only its own part (spec §4.3, implemented without aiida's
+commit-the-root quirk). A transaction belongs to the thread that opened it: the connection is pinned in a
+thread-local until the outermost block ends.
+
+The verbs log the query name and its duration, never parameter values, and convert errors once
+(:func:`fastdos.errors.convert`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from . import queries
+from .errors import ClosedStorage, UnreachableStorage, convert, scrub
+
+LOGGER = logging.getLogger("fastdos.db")
+
+Connection = psycopg.Connection[TupleRow]
+Params = Mapping[str, Any]
+
+# Per-session settings. A crashed client that left a transaction open holds locks until its connection
+# dies (aiida-core#7207, #5097); the server ends such sessions after this long idle inside a transaction.
+IDLE_IN_TRANSACTION_TIMEOUT = "10min"
+
+
+class Database:
+    """A psycopg connection pool plus the transaction bookkeeping of one backend."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        password: str | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 30.0,
+        application_name: str = "fastdos",
+    ) -> None:
+        self._conninfo = conninfo
+        self._password = password
+        self._local = threading.local()
+        self._pool = psycopg_pool.ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            name="fastdos",
+            kwargs={"autocommit": True, "application_name": application_name},
+            configure=self._configure,
+        )
+        self._closed = False
+
+    @staticmethod
+    def _configure(conn: Connection) -> None:
+        conn.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+            (IDLE_IN_TRANSACTION_TIMEOUT,),
+        )
+
+    def open(self, connect_timeout: int = 10) -> None:
+        """Check that the server answers (so its own message reaches the user), then open the pool."""
+        probe(self._conninfo, password=self._password, connect_timeout=connect_timeout)
+        self._pool.open(wait=True, timeout=connect_timeout)
+
+    def close(self) -> None:
+        """Close the pool (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def pool(self) -> psycopg_pool.ConnectionPool[Connection]:
+        """The underlying pool (for statistics and tests)."""
+        return self._pool
+
+    # --- transactions -------------------------------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        """True only inside a :meth:`transaction` block of the calling thread (aiida's meaning)."""
+        return getattr(self._local, "depth", 0) > 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """BEGIN/COMMIT at the outermost level, SAVEPOINT/RELEASE when nested; rollback on exception."""
+        self._check_open()
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.depth += 1
+            try:
+                with _converted("transaction/savepoint", self._password), conn.transaction():
+                    yield conn
+            finally:
+                self._local.depth -= 1
+            return
+        try:
+            conn = self._pool.getconn()
+        except Exception as exc:
+            raise convert(exc, "transaction/connect", self._password) from exc
+        self._local.conn, self._local.depth = conn, 1
+        try:
+            with _converted("transaction/commit", self._password), conn.transaction():
+                yield conn
+        finally:
+            self._local.conn, self._local.depth = None, 0
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """The thread's transaction connection if one is open, else a pooled autocommit connection."""
+        self._check_open()
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        try:
+            ctx = self._pool.connection()
+            conn = ctx.__enter__()
+        except Exception as exc:
+            raise convert(exc, "connect", self._password) from exc
+        try:
+            yield conn
+        except BaseException as exc:
+            ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            ctx.__exit__(None, None, None)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedStorage("the database connection pool is closed")
+
+
+@contextmanager
+def _converted(name: str, password: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise convert(exc, name, password) from exc
+
+
+def probe(conninfo: str, *, password: str | None = None, connect_timeout: int = 10) -> None:
+    """Open and close one connection; ``UnreachableStorage`` with the server's reason on failure."""
+    try:
+        with psycopg.connect(conninfo, connect_timeout=connect_timeout, autocommit=True):
+            pass
+    except psycopg.Error as exc:
+        raise UnreachableStorage(
+            f"Could not connect to database: {scrub(str(exc).strip(), password)}"
+        ) from exc
+
+
+# --- the executor ---------------------------------------------------------------------------------------
+
+
+def _statement(name: str, identifiers: Mapping[str, str | sql.Composable] | None) -> sql.Composable:
+    query = queries.get(name)
+    if identifiers or query.identifiers:
+        return query.compose(**(identifiers or {}))
+    return query.sql
+
+
+def execute(
+    conn: Connection,
+    name: str,
+    params: Params | None = None,
+    *,
+    identifiers: Mapping[str, str | sql.Composable] | None = None,
+    prepare: bool | None = None,
+) -> psycopg.Cursor[TupleRow]:
+    """Run the query ``name`` with named ``params``; return the cursor for the caller to read."""
+    statement = _statement(name, identifiers)
+    started = time.perf_counter()
+    try:
+        cursor = conn.execute(statement, params or {}, prepare=prepare)
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
+    return cursor
+
+
+def run(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> int:
+    """Execute for effect; return the affected row count."""
+    return execute(conn, name, params, **kw).rowcount
+
+
+def one(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> tuple[Any, ...] | None:
+    """Execute and return the first row, or None."""
+    return execute(conn, name, params, **kw).fetchone()
+
+
+def scalar(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> Any:
+    """Execute and return the first column of the first row (None when there is no row)."""
+    row = one(conn, name, params, **kw)
+    return None if row is None else row[0]
+
+
+def all_rows(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> list[tuple[Any, ...]]:
+    """Execute and return every row."""
+    return execute(conn, name, params, **kw).fetchall()
+
+
+def script(conn: Connection, name: str) -> None:
+    """Run a multi-statement ``kind: script`` file (schema DDL) in one round trip."""
+    query = queries.get(name)
+    if query.kind != "script":
+        raise ValueError(f"sql/{name}.sql is not a script")
+    started = time.perf_counter()
+    try:
+        conn.execute(query.sql)
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
+
+
+@contextmanager
+def copy(
+    conn: Connection,
+    name: str,
+    params: Params | None = None,
+    *,
+    identifiers: Mapping[str, str | sql.Composable] | None = None,
+    types: Sequence[str] | None = None,
+) -> Iterator[psycopg.Copy]:
+    """Open ``COPY ... FROM STDIN`` of the query ``name``; optional ``types`` switch on binary dumpers."""
+    statement = _statement(name, identifiers)
+    started = time.perf_counter()
+    try:
+        with conn.cursor() as cursor, cursor.copy(statement, params) as copy_:
+            if types is not None:
+                copy_.set_types(list(types))
+            yield copy_
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
