@@ -17,6 +17,9 @@ from psycopg.types.json import Jsonb
 
 from . import db
 from .errors import ClosedStorage
+from .graph import GraphMixin
+from .ingest import IngestMixin
+from .maintenance import MaintenanceMixin
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, now
 from .profile import Profile
 from .repository import Repository
@@ -39,7 +42,7 @@ def ensure_server(profile: Profile) -> None:
         server.start()
 
 
-class Backend:
+class Backend(IngestMixin, GraphMixin, MaintenanceMixin):
     """An open psql_dos storage. Use as a context manager, or call :meth:`close`."""
 
     read_only = False
