@@ -173,7 +173,7 @@ def probe(conninfo: str, *, password: str | None = None, connect_timeout: int = 
 # --- the executor ---------------------------------------------------------------------------------------
 
 
-def _statement(name: str, identifiers: Mapping[str, str | sql.Composable] | None) -> sql.Composable:
+def _statement(name: str, identifiers: Mapping[str, str | sql.Composable] | None) -> sql.SQL | sql.Composed:
     query = queries.get(name)
     if identifiers or query.identifiers:
         return query.compose(**(identifiers or {}))
@@ -192,7 +192,7 @@ def execute(
     statement = _statement(name, identifiers)
     started = time.perf_counter()
     try:
-        cursor = conn.execute(statement, params or {}, prepare=prepare)
+        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or {}, prepare=prepare)
     except psycopg.Error as exc:
         raise convert(exc, name) from exc
     LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)

@@ -387,7 +387,7 @@ class Migrator:
                 f"Could not connect to database: {scrub(str(exc.orig), self.profile.password)}"
             ) from exc
         except sqlalchemy.exc.DBAPIError as exc:
-            raise convert(exc.orig, "alembic", self.profile.password) from exc
+            raise convert(exc.orig or exc, "alembic", self.profile.password) from exc
         finally:
             engine.dispose()
 

@@ -15,8 +15,8 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
-from urllib.parse import quote_plus, unquote, urlparse
+from typing import Any, TypedDict, cast
+from urllib.parse import unquote, urlparse
 
 from psycopg.conninfo import make_conninfo
 
@@ -151,7 +151,7 @@ class Profile:
             )
         return cls(
             name=name,
-            storage_config=PsqlConfig(**storage.get("config", {})),
+            storage_config=cast(PsqlConfig, dict(storage.get("config", {}))),
             embedded=embedded,
             uuid=data.get("PROFILE_UUID") or uuid.uuid4().hex,
             default_user_email=data.get("default_user_email"),
@@ -194,7 +194,7 @@ class Profile:
         config = PsqlConfig(
             database_engine="postgresql_psycopg",
             database_hostname=str(params.get("host") or "") or None,
-            database_port=int(params["port"]) if params.get("port") else None,
+            database_port=int(str(params["port"])) if params.get("port") else None,
             database_username=str(params.get("user") or ""),
             database_password=str(params.get("password") or ""),
             database_name=str(params.get("dbname") or name),
@@ -297,6 +297,5 @@ __all__ = [
     "fastdos_home",
     "list_profiles",
     "load_profile",
-    "quote_plus",
     "save_profile",
 ]

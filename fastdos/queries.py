@@ -22,6 +22,7 @@ from importlib import resources
 from typing import LiteralString, cast
 
 from psycopg import sql
+from psycopg.sql import Composable, Composed
 
 _HEADER_LINE = re.compile(r"^--\s*(\w+):\s*(.*)$")
 PARAM_PATTERN = re.compile(r"%\((\w+)\)s")
@@ -43,14 +44,14 @@ class Query:
     @functools.cached_property
     def sql(self) -> sql.SQL:
         """The body as a psycopg ``SQL`` object (fixed text, so the server can prepare it)."""
-        return sql.SQL(cast(LiteralString, self.text))
+        return sql.SQL(cast(LiteralString, self.text))  # type: ignore[redundant-cast]
 
     @property
     def identifiers(self) -> tuple[str, ...]:
         """Names of the ``{identifier}`` placeholders of the body."""
         return tuple(dict.fromkeys(IDENTIFIER_PATTERN.findall(self.text)))
 
-    def compose(self, **identifiers: str | sql.Composable) -> sql.Composed:
+    def compose(self, **identifiers: str | Composable) -> Composed:
         """Fill ``{name}`` placeholders; plain strings become ``sql.Identifier``, never raw text."""
         missing = set(self.identifiers) - set(identifiers)
         if missing:

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from disk_objectstore import Container
 
@@ -102,7 +102,7 @@ class Repository:
 
         try:
             with self._container.get_object_stream(key) as handle:
-                yield handle
+                yield cast(BinaryIO, handle)
         except NotExistent as exc:
             raise FileNotFoundError(f"object with key `{key}` does not exist.") from exc
 
@@ -123,7 +123,7 @@ class Repository:
             for key, stream, meta in triplets:
                 if meta["type"] == "missing" or stream is None:
                     raise FileNotFoundError(f"object with key `{key}` does not exist.")
-                yield key, stream
+                yield key, cast(BinaryIO, stream)
 
     def list_objects(self) -> Iterator[str]:
         """Every key in the container (loose and packed)."""

@@ -63,6 +63,9 @@ def pg_server() -> Iterator[PgServer]:
     from fastdos.server import EmbeddedServer
 
     root = Path(tempfile.mkdtemp(dir="/tmp", prefix="fastdos-test-"))
+    # mkdtemp makes the folder 0700; when running as root the server runs as another user that must be able
+    # to enter it (the folder is ours, so opening it is fine; the data dir itself stays 0700).
+    root.chmod(0o755)
     server = EmbeddedServer(root / "pgdata", port=5432, settings=TEST_SERVER_SETTINGS)
     server.start()
     try:
@@ -70,6 +73,7 @@ def pg_server() -> Iterator[PgServer]:
         yield PgServer(params, embedded=True)
     finally:
         server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
 
 

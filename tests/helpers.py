@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -26,7 +26,7 @@ def insert_node(
     extras: dict[str, Any] | None = None,
     repository_metadata: dict[str, Any] | None = None,
 ) -> int:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     row = conn.execute(
         "INSERT INTO db_dbnode (uuid, node_type, process_type, label, description, ctime, mtime, attributes,"
         " extras, repository_metadata, dbcomputer_id, user_id)"

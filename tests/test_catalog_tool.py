@@ -19,13 +19,11 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from tests.catalog import describe_catalog, diff_catalogs, legacy_index_name, load_reference_catalog
+from tests.conftest import PgServer
 
 NewDatabase = Callable[[], "psycopg.Connection[Any]"]
-
-DSN = os.environ.get("FASTDOS_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres")
 
 
 def _reference_dump() -> Path:
@@ -89,18 +87,14 @@ EXPECTED_FKS = {
 
 
 @pytest.fixture(scope="module")
-def admin_conn() -> Iterator[psycopg.Connection[Any]]:
-    """Autocommit connection to the maintenance database; fails (not skips) when the server is down."""
-    try:
-        conn = psycopg.connect(DSN, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at FASTDOS_TEST_PG_DSN={DSN!r} is not reachable: {exc}", pytrace=False)
-    with conn:
+def admin_conn(pg_server: PgServer) -> Iterator[psycopg.Connection[Any]]:
+    """Autocommit connection to the maintenance database of the suite's server (external or embedded)."""
+    with pg_server.admin() as conn:
         yield conn
 
 
 @pytest.fixture(scope="module")
-def new_database(admin_conn: psycopg.Connection[Any]) -> Iterator[NewDatabase]:
+def new_database(pg_server: PgServer, admin_conn: psycopg.Connection[Any]) -> Iterator[NewDatabase]:
     """Factory of empty databases named ``fastdos_cat_<hex>``, all dropped at module teardown."""
     created: list[str] = []
     opened: list[psycopg.Connection[Any]] = []
@@ -109,7 +103,7 @@ def new_database(admin_conn: psycopg.Connection[Any]) -> Iterator[NewDatabase]:
         name = f"fastdos_cat_{secrets.token_hex(6)}"
         admin_conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         created.append(name)
-        conn = psycopg.connect(make_conninfo(DSN, dbname=name), autocommit=True)
+        conn = psycopg.connect(pg_server.conninfo(name), autocommit=True)
         opened.append(conn)
         return conn
 
