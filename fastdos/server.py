@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from .errors import FastdosError
@@ -384,17 +383,19 @@ class EmbeddedServer:
         return make_conninfo(host=str(self.socket_dir), port=str(self.port), user="postgres", dbname=dbname)
 
     def ensure_database(self, dbname: str) -> None:
-        """CREATE DATABASE ``dbname`` unless it exists (safe against a concurrent creator).
+        """CREATE DATABASE ``dbname`` unless it exists (safe against a concurrent creator)."""
+        from . import db
+        from .errors import DatabaseError
 
-        The statements stay inline rather than in sql/: this runs before any fastdos database exists.
-        """
         try:
             with psycopg.connect(self.conninfo(), autocommit=True) as conn:
-                found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": dbname})
-                if found.fetchone() is None:
-                    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
-                        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+                if not db.scalar(conn, "admin/database_exists", {"name": dbname}):
+                    try:
+                        db.run(conn, "admin/create_database", identifiers={"dbname": dbname})
                         LOG.info("created database %s in %s", dbname, self.data_dir)
+                    except DatabaseError:
+                        if not db.scalar(conn, "admin/database_exists", {"name": dbname}):
+                            raise
         except psycopg.OperationalError as exc:
             raise ServerError(
                 f"cannot reach the embedded server in {self.data_dir} ({exc}); start it first (EmbeddedServer.start())"
