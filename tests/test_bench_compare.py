@@ -1,0 +1,22 @@
+"""The regression gate of `make bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.compare import main
+
+
+def write(path: Path, figures: dict[str, float]) -> Path:
+    path.write_text(json.dumps({"benchmarks": [{"fullname": k, "stats": {"min": v}} for k, v in figures.items()]}))
+    return path
+
+
+def test_gate(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.json", {"a": 1.0, "b": 2.0})
+    assert main([str(base), str(write(tmp_path / "ok.json", {"a": 1.05, "b": 1.0, "c": 3.0}))]) == 0
+    assert main([str(base), str(write(tmp_path / "slow.json", {"a": 1.2, "b": 2.0}))]) == 1
+    fresh = tmp_path / "none.json"
+    assert main([str(fresh), str(write(tmp_path / "first.json", {"a": 1.0}))]) == 0
+    assert fresh.exists()
