@@ -8,13 +8,23 @@ kept open for the lifetime of its backend, so one-at-a-time reads do not pay for
 from __future__ import annotations
 
 import io
+import logging
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, cast
 
-from disk_objectstore import Container
+from disk_objectstore import CompressMode, Container
+
+LOGGER = logging.getLogger("fastdos.repository")
+
+BYTES_TO_MB = 1 / 1024**2
+
+# disk-objectstore's progress protocol: callback(action, value) with action "init" ({"total", "description"}),
+# "update" (an increment) or "close" (None). fastdos' own long steps report through the same protocol.
+Callback = Callable[[str, Any], None]
 
 
 class Repository:
@@ -85,6 +95,34 @@ class Repository:
         with open(filepath, "rb") as handle:
             return self.put_object_from_filelike(handle)
 
+    def put_objects_to_pack(
+        self,
+        streams: Iterable[BinaryIO],
+        *,
+        compress: bool = False,
+        no_holes: bool = False,
+        callback: Callback | None = None,
+    ) -> list[str]:
+        """Write binary streams straight into pack files (``add_streamed_objects_to_pack``); keys in input order.
+
+        The fast path for bulk imports: no per-object sandbox file, rename and directory entry, one index
+        commit per pack (aiida-core#6417). disk-objectstore allows only ONE process to write to packs at a time,
+        so call this under the profile's exclusive lock (:func:`fastdos.locking.ProfileAccess.exclusive`) or
+        inside :func:`fastdos.locking.maintenance_lock`. Every stream is checked before anything is written
+        (``TypeError`` for a text stream). Objects that already exist are written again and leave a hole in
+        the pack unless ``no_holes`` (which first reads every packed key into memory); a repack reclaims it.
+        """
+        handles = list(streams)
+        for index, handle in enumerate(handles):
+            if not _is_binary(handle):
+                raise TypeError(f"stream {index} does not seem to be a byte stream: {handle!r}")
+        if not handles:
+            return []
+        keys = self._container.add_streamed_objects_to_pack(
+            cast(list[Any], handles), compress=compress, no_holes=no_holes, no_holes_read_twice=False, callback=callback
+        )
+        return [str(key) for key in keys]
+
     # --- reading ---------------------------------------------------------------------------------------
 
     def has_objects(self, keys: list[str]) -> list[bool]:
@@ -118,15 +156,23 @@ class Repository:
         return key
 
     def iter_object_streams(self, keys: Iterable[str]) -> Iterator[tuple[str, BinaryIO]]:
-        """Yield ``(key, stream)`` for every key, in on-disk order; streams are valid during the step only."""
-        with self._container.get_objects_stream_and_meta(list(keys)) as triplets:
+        """Yield ``(key, stream)`` for every key, in on-disk order; streams are valid during the step only.
+
+        ``FileNotFoundError`` listing every missing key before anything is yielded (disk-objectstore, and so
+        aiida-core, would silently skip them).
+        """
+        wanted = list(keys)
+        missing = [key for key, found in zip(wanted, self.has_objects(wanted), strict=True) if not found]
+        if missing:
+            raise FileNotFoundError(f"objects with keys {missing} do not exist")
+        with self._container.get_objects_stream_and_meta(wanted, skip_if_missing=False) as triplets:
             for key, stream, meta in triplets:
                 if meta["type"] == "missing" or stream is None:
                     raise FileNotFoundError(f"object with key `{key}` does not exist.")
                 yield key, cast(BinaryIO, stream)
 
     def list_objects(self) -> Iterator[str]:
-        """Every key in the container (loose and packed)."""
+        """Every key in the container (loose and packed), streamed: the keys are never all held in memory."""
         return iter(self._container.list_all_objects())
 
     # --- deleting --------------------------------------------------------------------------------------
@@ -143,6 +189,59 @@ class Repository:
         self.delete_objects([key])
 
     # --- information -----------------------------------------------------------------------------------
+
+    # --- maintenance -----------------------------------------------------------------------------------
+
+    def maintain(
+        self,
+        dry_run: bool = False,
+        live: bool = True,
+        pack_loose: bool | None = None,
+        do_repack: bool | None = None,
+        clean_storage: bool | None = None,
+        do_vacuum: bool | None = None,
+        compress: bool = False,
+        incremental_cleanup: bool = True,
+        callback: Callback | None = None,
+    ) -> RepositoryMaintenanceReport:
+        """aiida-core's repository maintenance (spec §5.3): pack loose objects, repack, clean the storage.
+
+        ``live=True`` allows only the operations that are safe while the repository is in use; explicitly
+        enabling ``do_repack``, ``clean_storage`` or ``do_vacuum`` with it raises aiida's ``ValueError``. With
+        ``dry_run`` every step is only reported. Only one process may run this at a time (disk-objectstore's
+        rule): callers hold :func:`fastdos.locking.maintenance_lock`.
+        """
+        options = resolve_maintain_options(live, pack_loose, do_repack, clean_storage, do_vacuum)
+        report = RepositoryMaintenanceReport(
+            dry_run=dry_run,
+            live=live,
+            pack_loose=options["pack_loose"],
+            do_repack=options["do_repack"],
+            clean_storage=options["clean_storage"],
+            do_vacuum=options["do_vacuum"],
+        )
+        container = self._container
+        if options["pack_loose"]:
+            loose = container.count_objects().loose
+            size = container.get_total_size().total_size_loose * BYTES_TO_MB
+            report.add(f"Packing all loose files ({loose} files occupying {size} MB) ...")
+            if not dry_run:
+                container.pack_all_loose(
+                    compress=CompressMode.AUTO if compress else CompressMode.NO,
+                    callback=callback,
+                    clean_loose_per_pack=incremental_cleanup,
+                )
+        if options["do_repack"]:
+            packed = container.count_objects().packed
+            size = container.get_total_size().total_size_packfiles_on_disk * BYTES_TO_MB
+            report.add(f"Re-packing all pack files ({packed} files in packs, occupying {size} MB) ...")
+            if not dry_run:
+                container.repack(callback=callback)
+        if options["clean_storage"]:
+            report.add(f"Cleaning the repository database (with `vacuum={options['do_vacuum']}`) ...")
+            if not dry_run:
+                container.clean_storage(vacuum=options["do_vacuum"])
+        return report
 
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
         """aiida-core's ``get_info`` shape (spec §4.8)."""
@@ -169,6 +268,112 @@ class Repository:
                 )
             }
         return info
+
+
+def resolve_maintain_options(
+    live: bool,
+    pack_loose: bool | None = None,
+    do_repack: bool | None = None,
+    clean_storage: bool | None = None,
+    do_vacuum: bool | None = None,
+) -> dict[str, bool]:
+    """aiida-core's defaults for the maintenance steps; its ``ValueError`` for unsafe overrides in live mode."""
+    if live and (do_repack or clean_storage or do_vacuum):
+        overrides = {"do_repack": do_repack, "clean_storage": clean_storage, "do_vacuum": do_vacuum}
+        keys = ", ".join(key for key, override in overrides.items() if override is True)
+        raise ValueError(f"The following overrides were enabled but cannot be if `live=True`: {keys}")
+    if live:
+        return {
+            "pack_loose": True if pack_loose is None else pack_loose,
+            "do_repack": False,
+            "clean_storage": True if clean_storage is None else clean_storage,
+            "do_vacuum": False,
+        }
+    return {
+        "pack_loose": True if pack_loose is None else pack_loose,
+        "do_repack": True if do_repack is None else do_repack,
+        "clean_storage": True if clean_storage is None else clean_storage,
+        "do_vacuum": True if do_vacuum is None else do_vacuum,
+    }
+
+
+@dataclass
+class RepositoryMaintenanceReport:
+    """What :meth:`Repository.maintain` did (or, on a dry run, would do): the resolved steps and aiida's lines."""
+
+    dry_run: bool
+    live: bool
+    pack_loose: bool
+    do_repack: bool
+    clean_storage: bool
+    do_vacuum: bool
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        """Record (and log) one report line."""
+        LOGGER.info("%s%s", "[dry run] " if self.dry_run else "", line)
+        self.lines.append(line)
+
+
+# --- repository_metadata (spec §2.7) ------------------------------------------------------------------
+
+
+def build_tree(files: Mapping[str, str | None]) -> dict[str, Any]:
+    """The ``repository_metadata`` of a node from ``{relative posix path: object key}``.
+
+    A value of ``None`` makes the path an empty directory (``{}``); parent directories are implied. An empty
+    mapping gives ``{}``, the tree of a node without files. ``ValueError`` for absolute paths, ``.``/``..``
+    components, empty paths, and a path that is both a file and a directory; ``TypeError`` for a key that is
+    not a string.
+    """
+    root: dict[str, Any] = {}
+    for path, key in files.items():
+        parts = _path_parts(path)
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"the key of {path!r} must be a string, got {type(key).__name__}")
+        directory = root
+        for depth, name in enumerate(parts[:-1]):
+            child = directory.setdefault("o", {}).setdefault(name, {})
+            if "k" in child:
+                raise ValueError(f"{'/'.join(parts[: depth + 1])!r} is a file but {path!r} needs it as a directory")
+            directory = child
+        name = parts[-1]
+        objects = directory.setdefault("o", {})
+        existing = objects.get(name)
+        if key is None:
+            if existing is not None and "k" in existing:
+                raise ValueError(f"{path!r} is both a file and a directory")
+            objects.setdefault(name, {})
+        else:
+            if existing is not None and existing != {"k": key}:
+                raise ValueError(f"{path!r} is given twice or is also a directory")
+            objects[name] = {"k": key}
+    return root
+
+
+def iter_keys(tree: Mapping[str, Any]) -> Iterator[str]:
+    """Every object key of a ``repository_metadata`` tree, depth first; a key shared by two files comes twice."""
+    stack: list[Mapping[str, Any]] = [tree]
+    while stack:
+        entry = stack.pop()
+        key = entry.get("k")
+        if key is not None:
+            yield str(key)
+        children = entry.get("o")
+        if children:
+            stack.extend(reversed(list(children.values())))
+
+
+def _path_parts(path: str) -> tuple[str, ...]:
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"invalid repository path {path!r}: must be a non-empty string")
+    pure = PurePosixPath(path)
+    if pure.is_absolute():
+        raise ValueError(f"invalid repository path {path!r}: must be relative")
+    parts = tuple(path.rstrip("/").split("/"))
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError(f"invalid repository path {path!r}: empty, `.` or `..` components are not allowed")
+    return parts
 
 
 def _is_binary(handle: Any) -> bool:

@@ -1,0 +1,5 @@
+-- name: maintenance/analyze_container_keys
+-- purpose: Give the planner the size of the container-key table (temp tables are never auto-analyzed), so that it hashes the smaller side.
+-- params: -
+-- returns: nothing
+ANALYZE fastdos_container_keys;

@@ -1,0 +1,5 @@
+-- name: maintenance/copy_container_keys
+-- purpose: Stream the container's object keys into the temp table, one key per line.
+-- params: -
+-- returns: nothing
+COPY fastdos_container_keys (key) FROM STDIN;

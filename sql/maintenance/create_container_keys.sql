@@ -1,0 +1,5 @@
+-- name: maintenance/create_container_keys
+-- purpose: Temp table receiving every object key of the repository container (COPY), dropped at commit.
+-- params: -
+-- returns: nothing
+CREATE TEMP TABLE fastdos_container_keys (key text NOT NULL) ON COMMIT DROP;
