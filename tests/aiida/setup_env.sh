@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create the aiida-core reference environment `.venv-aiida` at the repository root (idempotent).
+#
+# aiida-core 2.9.4 cannot share `.venv` with fastdos (it pins click<8.3 and pytz~=2021.1), so the interop
+# tests and the sample-archive generator run it in its own venv through subprocesses. The stamp file
+# `.venv-aiida/.installed` holds the sha256 of requirements.txt: a changed pin list rebuilds the venv, an
+# unchanged one makes this script a no-op. A failed install leaves no stamp, so the next run retries.
+#
+# Usage: tests/aiida/setup_env.sh        (PYTHON=python3.11 to choose the interpreter)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="$root/.venv-aiida"
+requirements="$here/requirements.txt"
+stamp="$venv/.installed"
+python="${PYTHON:-python3}"
+
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$venv/bin/python" ]]; then
+    exit 0
+fi
+
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+# Fail here, not in the middle of a test run, when the environment cannot import what the tests use.
+# (AIIDA_PATH keeps aiida from creating ~/.aiida on import.)
+AIIDA_PATH="$venv" "$venv/bin/python" -W ignore -c "import aiida, aiida.storage.psql_dos, aiida.storage.sqlite_dos, aiida.tools.archive; \
+assert aiida.__version__ == '2.9.4', aiida.__version__"
+echo "$wanted" > "$stamp"
