@@ -200,9 +200,10 @@ def _validate_or_init_destination(folder: Path, profile: Profile, repository_uui
                 f"{folder} is not a backup folder of profile `{profile.name}`: its config.json is not a backup "
                 f"configuration with exactly one profile ({type(exc).__name__})"
             ) from None
-        same = entry.get("PROFILE_UUID") == profile.uuid or config.get("fastdos", {}).get(
-            "repository_uuid"
-        ) == repository_uuid
+        same = (
+            entry.get("PROFILE_UUID") == profile.uuid
+            or config.get("fastdos", {}).get("repository_uuid") == repository_uuid
+        )
         if not same:
             raise StorageBackupError(
                 f"{folder} holds backups of another storage (profile {next(iter(profiles))!r}); "
@@ -489,8 +490,15 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
             shutil.copytree(container_src, staging, symlinks=True)
             conninfo, env = _client_args(profile)
             args = [
-                str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--no-password",
-                f"--dbname={conninfo}", f"--file={folder / DUMP_FILE}",
+                str(psql),
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--single-transaction",
+                "--no-password",
+                f"--dbname={conninfo}",
+                f"--file={folder / DUMP_FILE}",
             ]
             _run_client(args, env, "psql (loading the database dump)", profile.password)
         except BaseException:

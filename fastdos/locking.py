@@ -99,6 +99,7 @@ class ProfileAccess:
         """Take shared access; ``LockedProfileError`` naming the holder when another process has it locked."""
         if self._shared:
             return self
+        read_records(self._folder)  # clears stale records of dead processes
         conn = self._connection()
         if not db.scalar(conn, "locking/try_shared", {"key": ACCESS_LOCK_KEY}):
             holders = self._other_holders(conn, mode="exclusive")
@@ -118,6 +119,7 @@ class ProfileAccess:
         :raises LockingProfileError: another process (or another backend of this process) uses the profile;
             the message names every holder with its pid.
         """
+        read_records(self._folder)  # clears stale records of dead processes
         conn = self._connection()
         if not db.scalar(conn, "locking/try_exclusive", {"key": ACCESS_LOCK_KEY}):
             holders = self._other_holders(conn, mode=None)

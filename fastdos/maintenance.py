@@ -142,7 +142,10 @@ class MaintenanceMixin:
         if unknown:
             raise TypeError(f"maintain() got unexpected options {sorted(unknown)}; allowed: {sorted(MAINTAIN_OPTIONS)}")
         resolve_maintain_options(
-            not full, kwargs.get("pack_loose"), kwargs.get("do_repack"), kwargs.get("clean_storage"),
+            not full,
+            kwargs.get("pack_loose"),
+            kwargs.get("do_repack"),
+            kwargs.get("clean_storage"),
             kwargs.get("do_vacuum"),
         )
         if self.in_transaction:

@@ -103,10 +103,16 @@ def test_delete_objects(repo: Repository) -> None:
 
 def test_maintain_defaults_and_live_overrides() -> None:
     assert resolve_maintain_options(live=True) == {
-        "pack_loose": True, "do_repack": False, "clean_storage": True, "do_vacuum": False
+        "pack_loose": True,
+        "do_repack": False,
+        "clean_storage": True,
+        "do_vacuum": False,
     }
     assert resolve_maintain_options(live=False) == {
-        "pack_loose": True, "do_repack": True, "clean_storage": True, "do_vacuum": True
+        "pack_loose": True,
+        "do_repack": True,
+        "clean_storage": True,
+        "do_vacuum": True,
     }
     assert resolve_maintain_options(live=False, do_repack=False)["do_repack"] is False
     assert resolve_maintain_options(live=True, clean_storage=False)["clean_storage"] is False
@@ -232,6 +238,7 @@ def test_uuid_mismatch_with_another_profiles_container(
         Backend(crossed)
     with psycopg.connect(profile.conninfo(), autocommit=True) as conn:
         row = conn.execute("SELECT val FROM db_dbsetting WHERE key = 'repository|uuid'").fetchone()
-    assert row is not None and row[0] != json.loads((tmp_path / "other" / "container" / "config.json").read_text())[
-        "container_id"
-    ]
+    assert (
+        row is not None
+        and row[0] != json.loads((tmp_path / "other" / "container" / "config.json").read_text())["container_id"]
+    )
