@@ -156,7 +156,16 @@ def backup_folders(dest: Path) -> list[Path]:
     """The complete backups in ``dest``, oldest first."""
     if not dest.is_dir():
         return []
-    return sorted(p for p in dest.iterdir() if p.is_dir() and not p.is_symlink() and BACKUP_NAME.match(p.name))
+    found = [p for p in dest.iterdir() if p.is_dir() and not p.is_symlink() and BACKUP_NAME.match(p.name)]
+    # The name's timestamp has one-second resolution and a random suffix: two backups within one second are
+    # ordered by the time their manifest (the last file written) was written.
+    return sorted(found, key=lambda p: (p.name[7:21], _written(p)))
+
+
+def _written(folder: Path) -> int:
+    with contextlib.suppress(OSError):
+        return (folder / MANIFEST_FILE).stat().st_mtime_ns
+    return folder.stat().st_mtime_ns
 
 
 def last_backup(dest: Path) -> Path | None:
@@ -370,7 +379,8 @@ def copy_container(repository: Repository, target: Path, previous: Path | None, 
         if entry.is_dir():
             tree(entry.name)
         else:
-            _copy_file(entry, target / entry.name, None, stats)
+            prev = previous / entry.name if previous is not None else None
+            _copy_file(entry, target / entry.name, prev, stats)
     (target / "sandbox").mkdir(exist_ok=True)
     return stats
 
