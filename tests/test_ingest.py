@@ -6,6 +6,7 @@ content), not only that an error was raised.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Iterator
@@ -104,7 +105,7 @@ def test_ids_in_input_order_and_links(backend: Backend, conn: psycopg.Connection
     ids = backend.bulk_insert("node", rows)
     labels = dict(conn.execute("SELECT id, label FROM db_dbnode").fetchall())
     assert [labels[pk] for pk in ids] == [r["label"] for r in rows]
-    links = [{"input_id": a, "output_id": b, "label": "x", "type": "input_calc"} for a, b in zip(ids, ids[1:])]
+    links = [{"input_id": a, "output_id": b, "label": "x", "type": "input_calc"} for a, b in itertools.pairwise(ids)]
     link_ids = backend.bulk_insert(EntityTypes.LINK, links)
     got = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, input_id, output_id FROM db_dblink")}
     assert [got[pk] for pk in link_ids] == [(r["input_id"], r["output_id"]) for r in links]
@@ -387,7 +388,7 @@ def test_load_mode_restores_schema(backend: Backend, conn: psycopg.Connection, u
         backend.bulk_insert_iter("node", (node_row(user, i) for i in range(100)), load_mode=True, on_ids=ids.extend)
         == 100
     )
-    links = ({"input_id": a, "output_id": b, "label": "x", "type": "create"} for a, b in zip(ids, ids[1:]))
+    links = ({"input_id": a, "output_id": b, "label": "x", "type": "create"} for a, b in itertools.pairwise(ids))
     assert backend.bulk_insert_iter("link", links, load_mode=True, batch_size=7) == 99
     assert schema_of(conn) == schema
     assert conn.execute("SELECT count(*) FROM db_dbnode WHERE label LIKE 'node 1%'").fetchone() == (11,)
