@@ -272,3 +272,34 @@ def test_both_see_an_empty_database_as_uninitialised(pg_server: PgServer, empty_
     assert Backend.version_profile(prof) is None
     error = run_aiida("open", prof, tmp_path, expect_error=True)
     assert error["type"] in {"IncompatibleStorageSchema", "UnreachableStorage"}, error
+
+
+# --- the committed sample archive: aiida's reference import into a fastdos storage ----------------------
+
+SAMPLE_ARCHIVE = ROOT / "tests" / "data" / "archives" / "sample.aiida"
+
+
+def test_aiida_imports_sample_archive_into_fastdos_storage(
+    profile: Profile, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """aiida-core's own import of ``sample.aiida`` lands in a fastdos storage that fastdos then reads."""
+    result = run_aiida("import_archive", profile, tmp_path, path=str(SAMPLE_ARCHIVE))
+    counts = result["counts"]
+    # the sample's contents (make_sample_archive.py: 25 units) plus the import group and the profile's user
+    assert counts == {
+        "users": 3, "computers": 1, "nodes": 375, "groups": 3, "comments": 25, "logs": 25, "authinfos": 0, "links": 550,
+    }  # fmt: skip
+    assert result["import_group"]["size"] == 375
+    assert result["user_emails"] == ["aiida-interop@example.org", "alice@example.org", "bob@example.org"]
+    with Backend(profile) as backend:
+        info = backend.get_info()
+        assert entity_counts(info) == {
+            "Users": 3, "Computers": 1, "Nodes": 375, "Groups": 3, "Comments": 25, "Logs": 25, "Links": 550,
+        }  # fmt: skip
+        repository = backend.get_repository()
+        keys = list(repository.list_objects())
+        assert len(keys) == result["repository_objects"] == 100
+        for key in keys[:10]:
+            assert repository.get_object_hash(key) == key
+    group_types = conn.execute("SELECT type_string, count(*) FROM db_dbgroup GROUP BY 1 ORDER BY 1").fetchall()
+    assert group_types == [("core", 2), ("core.import", 1)]
