@@ -63,7 +63,9 @@ def insert_links(conn: psycopg.Connection, links: Iterable[Link]) -> None:
     )
 
 
-def build(conn: psycopg.Connection, kinds: list[str], links: list[tuple[int, int, str]]) -> tuple[list[int], list[Link]]:
+def build(
+    conn: psycopg.Connection, kinds: list[str], links: list[tuple[int, int, str]]
+) -> tuple[list[int], list[Link]]:
     """Insert nodes of the given kinds and links given by index; return node ids and links by id."""
     user = conn.execute("SELECT id FROM db_dbuser LIMIT 1").fetchone()
     user_id = int(user[0]) if user else insert_user(conn, f"graph-{uuid.uuid4().hex[:8]}@example.org")
@@ -179,7 +181,9 @@ def test_delete_nodes_and_connections_needs_transaction(backend: Backend, conn: 
 
 
 def test_delete_nodes_and_connections_removes_everything_attached(backend: Backend, conn: psycopg.Connection) -> None:
-    ids, _ = build(conn, ["data", "calc", "data", "data"], [(0, 1, "input_calc"), (1, 2, "create"), (3, 1, "input_calc")])
+    ids, _ = build(
+        conn, ["data", "calc", "data", "data"], [(0, 1, "input_calc"), (1, 2, "create"), (3, 1, "input_calc")]
+    )
     user = conn.execute("SELECT id FROM db_dbuser LIMIT 1").fetchone()[0]  # type: ignore[index]
     group = conn.execute(
         "INSERT INTO db_dbgroup (uuid, label, type_string, time, description, extras, user_id)"
@@ -374,7 +378,7 @@ def test_ancestors_descendants_match_bfs(backend: Backend, conn: psycopg.Connect
 
 def test_traversal_terminates_on_cycles(backend: Backend, conn: psycopg.Connection) -> None:
     # data -> calc -> data -> calc -> back to the first data: a directed cycle of provenance links.
-    ids, links = build(conn, ["data", "calc", "data", "calc"],
+    ids, _links = build(conn, ["data", "calc", "data", "calc"],
                        [(0, 1, "input_calc"), (1, 2, "create"), (2, 3, "input_calc"), (3, 0, "create")])
     assert backend.get_descendants([ids[0]]) == {ids[1]: 1, ids[2]: 2, ids[3]: 3, ids[0]: 4}
     assert backend.get_ancestors([ids[0]], max_depth=2) == {ids[3]: 1, ids[2]: 2}
