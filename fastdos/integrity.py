@@ -94,10 +94,13 @@ _SQL_CHECKS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 
-def _result(name: str, description: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> CheckResult:
+def _result(
+    name: str, description: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], examples_wanted: int
+) -> CheckResult:
+    # The queries fetch at least one row (LIMIT max(examples, 1)): the total rides on every row.
     total = int(rows[0][-1]) if rows else 0
     examples = [dict(zip(columns, (list(v) if isinstance(v, list) else v for v in row[:-1]), strict=True))
-                for row in rows]
+                for row in rows[:examples_wanted]]
     return CheckResult(name, description, total, examples)
 
 
@@ -105,10 +108,10 @@ def check_database(conn: db.Connection, examples: int = DEFAULT_EXAMPLES) -> lis
     """The five database-only checks."""
     results = []
     for name, query, description, columns in _SQL_CHECKS:
-        params: dict[str, Any] = {"examples": examples}
+        params: dict[str, Any] = {"examples": max(examples, 1)}
         if name == "unknown_link_types":
             params["link_types"] = list(LINK_TYPES)
-        results.append(_result(name, description, columns, db.all_rows(conn, query, params)))
+        results.append(_result(name, description, columns, db.all_rows(conn, query, params), examples))
     return results
 
 
@@ -119,10 +122,11 @@ def check_repository(conn: db.Connection, repository: Repository, examples: int 
         for key in repository.list_objects():
             copy.write_row((key,))
     db.run(conn, "graph/container_keys_analyze")
-    rows = db.all_rows(conn, "graph/integrity_missing_objects", {"examples": examples})
+    rows = db.all_rows(conn, "graph/integrity_missing_objects", {"examples": max(examples, 1)})
     return _result(
         "missing_objects",
         "repository keys referenced by nodes but missing from the container",
         ("key", "node_ids"),
         rows,
+        examples,
     )
