@@ -18,6 +18,7 @@ python="${PYTHON:-python3}"
 
 wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" && -x "$venv/bin/python" ]]; then
+    touch "$stamp"  # up to date: refresh the mtime so make's `.venv-aiida/.installed` rule settles too
     exit 0
 fi
 
