@@ -242,3 +242,21 @@ def test_uuid_mismatch_with_another_profiles_container(
         row is not None
         and row[0] != json.loads((tmp_path / "other" / "container" / "config.json").read_text())["container_id"]
     )
+
+
+def test_direct_reads_follow_packing_compression_and_repacks(repo: Repository) -> None:
+    data = {f"obj {i}".encode() * (1 + i * 40): None for i in range(30)}
+    keys = [repo.put_object_from_filelike(io.BytesIO(c)) for c in data]
+    assert [repo.get_object_content(k) for k in keys] == list(data)  # loose
+    repo.container.pack_all_loose(compress=True)  # packed and compressed, loose copies still there
+    repo.container.clean_storage()
+    assert repo.container.count_objects().loose == 0
+    assert [repo.get_object_content(k) for k in keys] == list(data)
+    repo.container.delete_objects(keys[:15])
+    repo.container.repack()  # rewrites pack 0 behind the reader's open file: the reader must notice
+    assert [repo.get_object_content(k) for k in keys[15:]] == list(data)[15:]
+    for key in keys[:15]:
+        with pytest.raises(FileNotFoundError, match=key):
+            repo.get_object_content(key)
+    repo.close()
+    assert repo.get_object_content(keys[-1]) == list(data)[-1]  # reopens lazily
