@@ -28,6 +28,14 @@ from fastdos.backend import Backend
 from fastdos.errors import CorruptStorage
 from fastdos.migrator import REPOSITORY_UUID_KEY
 from fastdos.profile import Profile
+from tests.aiida.snapshot import (
+    diff_snapshots,
+    import_groups,
+    missing_objects,
+    referenced_keys,
+    snapshot,
+    without_import_groups,
+)
 from tests.catalog import describe_catalog, diff_catalogs
 from tests.conftest import PgServer, make_profile
 from tests.helpers import insert_node, insert_user
@@ -303,3 +311,48 @@ def test_aiida_imports_sample_archive_into_fastdos_storage(
             assert repository.get_object_hash(key) == key
     group_types = conn.execute("SELECT type_string, count(*) FROM db_dbgroup GROUP BY 1 ORDER BY 1").fetchall()
     assert group_types == [("core", 2), ("core.import", 1)]
+
+
+# --- reference material for the archive importer: aiida's import, snapshot comparison --------------------
+
+
+@pytest.fixture
+def second_profile(pg_server: PgServer, empty_db: str, tmp_path: Path) -> Profile:
+    """A second fastdos-initialised storage on the same server."""
+    prof = make_profile(pg_server, empty_db, tmp_path / "second-repo", name="second")
+    Backend.initialise(prof)
+    return prof
+
+
+def test_reference_import_snapshots(
+    profile: Profile, second_profile: Profile, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """Two aiida imports of the sample give equal snapshots (import group label aside); a re-import adds
+    nothing; the repository holds every referenced object; the snapshot diff sees a changed attribute."""
+    run_aiida("import_archive", profile, tmp_path, path=str(SAMPLE_ARCHIVE))
+    run_aiida("import_archive", second_profile, tmp_path, path=str(SAMPLE_ARCHIVE))
+    first = snapshot(conn)
+    with psycopg.connect(second_profile.conninfo(), autocommit=True) as second_conn:
+        second = snapshot(second_conn)
+        # every import makes a new import group (new uuid, label = import time): compared by members only
+        diff = diff_snapshots(without_import_groups(first), without_import_groups(second))
+        assert diff == [], "\n".join(diff)
+        assert [sorted(g["members"]) for g in import_groups(first)] == [sorted(first["nodes"])]
+        assert [sorted(g["members"]) for g in import_groups(second)] == [sorted(first["nodes"])]
+        assert len(referenced_keys(first)) == 100
+        assert missing_objects(second, second_profile.container_path) == []
+
+        again = run_aiida("import_archive", second_profile, tmp_path, path=str(SAMPLE_ARCHIVE))
+        assert again["counts"]["nodes"] == 375 and again["counts"]["links"] == 550
+        after = snapshot(second_conn)
+        assert diff_snapshots(without_import_groups(second), without_import_groups(after)) == []
+        # aiida makes a second import group even when every node already existed
+        assert [len(g["members"]) for g in import_groups(after)] == [375, 375]
+
+        some_node = next(iter(first["nodes"]))
+        second_conn.execute("UPDATE db_dbnode SET extras = '{\"changed\": 1}' WHERE uuid = %s", (some_node,))
+        assert diff_snapshots(without_import_groups(first), without_import_groups(snapshot(second_conn))) == [
+            f"nodes[{some_node!r}].extras: expected {first['nodes'][some_node]['extras']!r}, got {{'changed': 1}}"
+        ]
+    with Backend(profile):
+        pass  # still a valid fastdos storage after aiida's import
