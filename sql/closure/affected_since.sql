@@ -6,7 +6,9 @@ INSERT INTO fastdos_closure_affected (id)
 WITH RECURSIVE affected(id) AS (
     SELECT {output} FROM {links} WHERE id > %(watermark)s AND type = ANY(%(link_types)s::text[])
     UNION
-    SELECT l.{output} FROM affected AS a JOIN {links} AS l ON l.{input} = a.id
-    WHERE l.type = ANY(%(link_types)s::text[])
+    SELECT s.id FROM affected AS a CROSS JOIN LATERAL (
+        SELECT l.{output} FROM {links} AS l
+        WHERE l.{input} = a.id AND l.type = ANY(%(link_types)s::text[]) OFFSET 0
+    ) AS s(id)
 )
 SELECT id FROM affected;

@@ -12,7 +12,9 @@ walk(source_id, id) AS (
     SELECT s.id, l.{output} FROM sample AS s JOIN {links} AS l ON l.{input} = s.id
     WHERE l.type = ANY(%(link_types)s::text[])
     UNION
-    SELECT w.source_id, l.{output} FROM walk AS w JOIN {links} AS l ON l.{input} = w.id
-    WHERE l.type = ANY(%(link_types)s::text[])
+    SELECT w.source_id, s.id FROM walk AS w CROSS JOIN LATERAL (
+        SELECT l.{output} FROM {links} AS l
+        WHERE l.{input} = w.id AND l.type = ANY(%(link_types)s::text[]) OFFSET 0
+    ) AS s(id)
 )
 SELECT (SELECT count(*) FROM sources), (SELECT count(*) FROM sample), (SELECT count(*) FROM walk);

@@ -1,0 +1,213 @@
+"""Graph benchmarks: deletion with traversal, ancestors/descendants — fastdos beside aiida's algorithm.
+
+Comparison in the same run (``hop_by_hop``): aiida-core's ``traverse_graph`` shape transcribed to raw psycopg —
+a Python fixpoint that, per hop, sends one query for the forward rules and one for the backward rules of the
+walker set (aiida's QueryBuilder sends the same two per hop, plus ORM overhead not counted here), then the
+same four deletion statements. It is therefore a *lower bound* on aiida-core's time; the real aiida-core
+figures come from the separate aiida venv.
+
+Workloads (``FASTDOS_BENCH_N``, default 10^4):
+
+* chain: ``d0 -input_calc-> c1 -create-> d1 -input_calc-> c2 ...`` of N nodes; delete from d0 (everything).
+* wide: N/4 work chains, each ``d -input_work-> W -call_calc-> C``, ``d -input_calc-> C``, ``C -create-> o``,
+  ``W -return-> o``; delete from all work chains (W, C, o go; the inputs stay).
+* ancestors/descendants on both graphs from 1 and from 10^3 start nodes (recursive statement; on the wide
+  graph also through the closure table).
+
+Run: ``.venv/bin/python -m pytest bench/test_graph.py --benchmark-enable --benchmark-only``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+
+from fastdos import rules
+from fastdos.backend import Backend
+from bench.conftest import _storage
+from tests.conftest import PgServer
+from tests.test_graph import build
+
+N = int(os.environ.get("FASTDOS_BENCH_N", "10000"))
+
+
+def chain(conn: psycopg.Connection, n: int = N) -> list[int]:
+    kinds = ["data" if i % 2 == 0 else "calc" for i in range(n)]
+    links = [(i, i + 1, "input_calc" if i % 2 == 0 else "create") for i in range(n - 1)]
+    ids, _ = build(conn, kinds, links)
+    conn.execute("ANALYZE db_dbnode; ANALYZE db_dblink")
+    return ids
+
+
+def wide(conn: psycopg.Connection, n: int = N) -> tuple[list[int], list[int]]:
+    """Returns (work chain ids, input data ids)."""
+    kinds: list[str] = []
+    links: list[tuple[int, int, str]] = []
+    for i in range(n // 4):
+        d, w, c, o = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        kinds += ["data", "work", "calc", "data"]
+        links += [(d, w, "input_work"), (w, c, "call_calc"), (d, c, "input_calc"), (c, o, "create"),
+                  (w, o, "return")]
+    ids, _ = build(conn, kinds, links)
+    conn.execute("ANALYZE db_dbnode; ANALYZE db_dblink")
+    return ids[1::4], ids[0::4]
+
+
+def clear(conn: psycopg.Connection) -> None:
+    conn.execute("DELETE FROM db_dblink")
+    conn.execute("DELETE FROM db_dbnode")
+
+
+# --- aiida's algorithm, hop by hop ---------------------------------------------------------------------------
+
+
+def hop_by_hop_traverse(conn: psycopg.Connection, start: list[int], forward: tuple[str, ...],
+                        backward: tuple[str, ...]) -> set[int]:
+    reached = set(start)
+    walkers = list(start)
+    while walkers:
+        new: set[int] = set()
+        new.update(r[0] for r in conn.execute(
+            "SELECT output_id FROM db_dblink WHERE input_id = ANY(%s) AND type = ANY(%s)", (walkers, list(forward))))
+        new.update(r[0] for r in conn.execute(
+            "SELECT input_id FROM db_dblink WHERE output_id = ANY(%s) AND type = ANY(%s)", (walkers, list(backward))))
+        walkers = list(new - reached)
+        reached.update(walkers)
+    return reached
+
+
+def hop_by_hop_delete(conn: psycopg.Connection, start: list[int]) -> set[int]:
+    d = rules.resolve(rules.DELETE, {})
+    pks = hop_by_hop_traverse(conn, start, d.forward, d.backward)
+    ids = sorted(pks)
+    with conn.transaction():
+        conn.execute("DELETE FROM db_dbgroup_dbnodes WHERE dbnode_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM db_dblink WHERE input_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM db_dblink WHERE output_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM db_dbnode WHERE id = ANY(%s)", (ids,))
+    return pks
+
+
+def hop_by_hop_descendants(conn: psycopg.Connection, start: list[int], types: tuple[str, ...]) -> dict[int, int]:
+    depth: dict[int, int] = {}
+    frontier, level = list(start), 0
+    while frontier:
+        level += 1
+        rows = conn.execute("SELECT DISTINCT output_id FROM db_dblink WHERE input_id = ANY(%s) AND type = ANY(%s)",
+                            (frontier, list(types))).fetchall()
+        frontier = [r[0] for r in rows if r[0] not in depth]
+        depth.update((i, level) for i in frontier)
+    return depth
+
+
+# --- deletion ---------------------------------------------------------------------------------------------------
+
+
+def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method: str,
+                  setup: Callable[[], list[int]], expected: Callable[[list[int]], int]) -> None:
+    state: dict[str, list[int]] = {}
+
+    def prepare() -> None:
+        clear(conn)
+        state["start"] = setup()
+
+    def run() -> set[int]:
+        if method == "fastdos":
+            return backend.delete_nodes(state["start"], dry_run=False)
+        return hop_by_hop_delete(conn, state["start"])
+
+    rounds = 3 if method == "fastdos" else 1
+    result = benchmark.pedantic(run, setup=prepare, rounds=rounds, iterations=1)
+    assert len(result) == expected(state["start"])
+    assert conn.execute("SELECT count(*) FROM db_dbnode").fetchone()[0] == N - len(result)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop"])
+def test_delete_chain(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str) -> None:
+    benchmark.extra_info.update(nodes=N, graph="chain")
+    _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: chain(bench_conn)[:1], lambda _: N)
+
+
+@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop"])
+def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str) -> None:
+    benchmark.extra_info.update(nodes=N, graph="wide")
+    _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: wide(bench_conn)[0],
+                  lambda start: 3 * len(start))
+
+
+# --- ancestors / descendants ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graphs(module_storage: tuple[Backend, psycopg.Connection], pg_server: PgServer, template_db: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """The chain in one storage, the wide graph with a built closure table in another (the chain's closure
+    would hold N^2/2 rows: see bench/notes/graph_closure.md)."""
+    backend, conn = module_storage
+    chain_ids = chain(conn)
+    storages = _storage(pg_server, template_db, tmp_path_factory.mktemp("wide"))
+    wide_backend, wide_conn = next(storages)
+    works, inputs = wide(wide_conn)
+    wide_backend.install_closure()
+    started = time.perf_counter()
+    report = wide_backend.refresh_closure(row_budget=None)
+    yield {"backend": backend, "conn": conn, "chain": chain_ids, "wide_backend": wide_backend,
+           "wide_conn": wide_conn, "works": works, "inputs": inputs,
+           "closure_seconds": time.perf_counter() - started, "closure_rows": report.row_count}
+    storages.close()
+
+
+@pytest.mark.parametrize("method", ["recursive", "hop_by_hop"])
+def test_descendants_chain_from_1(benchmark, graphs: dict[str, object], method: str) -> None:
+    backend, conn, ids = graphs["backend"], graphs["conn"], graphs["chain"]
+    assert isinstance(backend, Backend) and isinstance(conn, psycopg.Connection) and isinstance(ids, list)
+    if method == "recursive":
+        result = benchmark(backend.get_descendants, ids[:1], use_closure=False)
+    else:
+        result = benchmark.pedantic(hop_by_hop_descendants, args=(conn, ids[:1], rules.PROVENANCE_LINK_TYPES),
+                                    rounds=1, iterations=1)
+    assert len(result) == N - 1 and result[ids[-1]] == N - 1
+
+
+@pytest.mark.parametrize("method", ["recursive", "hop_by_hop"])
+def test_ancestors_chain_from_1000(benchmark, graphs: dict[str, object], method: str) -> None:
+    backend, conn, ids = graphs["backend"], graphs["conn"], graphs["chain"]
+    assert isinstance(backend, Backend) and isinstance(conn, psycopg.Connection) and isinstance(ids, list)
+    start = ids[-1000:]
+    if method == "recursive":
+        result = benchmark(backend.get_ancestors, start, use_closure=False)
+    else:
+        def run() -> dict[int, int]:
+            depth: dict[int, int] = {}
+            frontier, level = list(start), 0
+            while frontier:
+                level += 1
+                rows = conn.execute("SELECT DISTINCT input_id FROM db_dblink WHERE output_id = ANY(%s)"
+                                    " AND type = ANY(%s)", (frontier, list(rules.PROVENANCE_LINK_TYPES))).fetchall()
+                frontier = [r[0] for r in rows if r[0] not in depth]
+                depth.update((i, level) for i in frontier)
+            return depth
+        result = benchmark.pedantic(run, rounds=1, iterations=1)
+    assert len(result) == N - 1 and result[ids[0]] == N - 1000
+
+
+@pytest.mark.parametrize("starts", [1, 1000])
+@pytest.mark.parametrize("method", ["recursive", "closure", "hop_by_hop"])
+def test_wide_ancestors_descendants(benchmark, graphs: dict[str, object], method: str, starts: int) -> None:
+    backend, conn, works, inputs = graphs["wide_backend"], graphs["wide_conn"], graphs["works"], graphs["inputs"]
+    assert isinstance(backend, Backend) and isinstance(conn, psycopg.Connection)
+    assert isinstance(works, list) and isinstance(inputs, list)
+    benchmark.extra_info.update(closure_rows=graphs["closure_rows"], closure_build_s=graphs["closure_seconds"])
+    start = inputs[:starts]  # (fewer when FASTDOS_BENCH_N < 4000)
+    if method == "hop_by_hop":
+        def run() -> dict[int, int]:
+            return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES)
+    else:
+        def run() -> dict[int, int]:
+            return backend.get_descendants(start, use_closure=method == "closure")
+    result = benchmark(run)
+    assert len(result) == 2 * len(start) and set(result.values()) == {1, 2}
