@@ -2,20 +2,14 @@
 -- purpose: Compare the keys referenced by nodes (a recursive walk of every repository_metadata tree, inside the server) with the container's keys: the unreferenced container keys, and, when check is true, the referenced keys missing from the container.
 -- params: check
 -- returns: key, missing (false: in the container but referenced by no node; true: referenced but not in the container)
-WITH RECURSIVE walk (entry) AS (
-    SELECT n.repository_metadata
+-- The walk is jsonpath's recursive descent `.**`: every member named k at any depth whose value is a string.
+-- In a well-formed tree ({"o": {...}} / {"k": key} / {}) only file entries have a string k: a file or folder
+-- NAMED "k" is a member of an "o" object and its value is an object, so the type filter skips it. Measured at
+-- 10^5 nodes: 0.55-0.9 s against 1.75-2.15 s for a WITH RECURSIVE walk over jsonb_each (bench/notes/repository.md).
+WITH referenced AS MATERIALIZED (
+    SELECT DISTINCT k.value #>> '{}' AS key
     FROM db_dbnode AS n
-    WHERE n.repository_metadata ? 'o' OR n.repository_metadata ? 'k'
-  UNION ALL
-    SELECT child.value
-    FROM walk
-    CROSS JOIN LATERAL jsonb_each(walk.entry -> 'o') AS child
-    WHERE jsonb_typeof(walk.entry -> 'o') = 'object'
-),
-referenced AS MATERIALIZED (
-    SELECT DISTINCT entry ->> 'k' AS key
-    FROM walk
-    WHERE jsonb_typeof(entry -> 'k') = 'string'
+    CROSS JOIN LATERAL jsonb_path_query(n.repository_metadata, 'strict $.**.k ? (@.type() == "string")') AS k (value)
 )
 SELECT c.key, false AS missing
 FROM fastdos_container_keys AS c
