@@ -4,6 +4,12 @@ Runs in the aiida-core reference venv (``tests/aiida/setup_env.sh``)::
 
     .venv-aiida/bin/python tests/data/archives/make_sample_archive.py            # the committed sample.aiida
     .venv-aiida/bin/python tests/data/archives/make_sample_archive.py --nodes 10000 --files 1000 --out big.aiida
+    .venv-aiida/bin/python tests/data/archives/make_sample_archive.py --bulk --nodes 100000 --files 10000 \
+        --out /tmp/bench.aiida                                          # benchmark size: ~3.5 min, 21 MB
+
+Measured (2 shared cores): the ORM path stores 8-14 nodes/s into sqlite_dos (every store, attribute change and
+seal is a commit), i.e. 10^4 nodes in ~15 min and 10^5 in ~2-3 h; ``--bulk`` builds one unit with the ORM and
+clones it with aiida's ``bulk_insert`` at ~1,280 nodes/s: 10^5 nodes + 10^4 files in 82 s, export 115 s.
 
 The graph is written with aiida's ORM into a throwaway ``core.sqlite_dos`` profile (no server needed, a
 temporary folder removed at the end) and exported with ``aiida.tools.archive.create_archive``. It is made of
@@ -305,9 +311,15 @@ def make_archive(
         t0 = time.monotonic()
         if bulk:
             per_unit = min(files, 2)  # the template's SinglefileData + one file in its FolderData
-            built = build_graph(1, per_unit)
-            cloned = clone_units(units - 1, files - per_unit, progress=progress)
-            built = {"units": units, "nodes": built["nodes"] + cloned["nodes"], "files": per_unit + cloned["files"]}
+            template = build_graph(1, per_unit)
+            # as many clones as bring the total nearest to units * (nodes of one unit, 14 or 15)
+            copies = max(0, round(units * 14.5 / template["nodes"]) - 1)
+            cloned = clone_units(copies, files - per_unit, progress=progress)
+            built = {
+                "units": copies + 1,
+                "nodes": template["nodes"] + cloned["nodes"],
+                "files": per_unit + cloned["files"],
+            }
         else:
             built = build_graph(units, files, progress=progress)
         t1 = time.monotonic()
