@@ -22,6 +22,7 @@ from .ingest import IngestMixin
 from .maintenance import MaintenanceMixin
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, now
 from .profile import Profile
+from .query import QueryMixin
 from .repository import Repository
 
 LOGGER = logging.getLogger("fastdos.backend")
@@ -42,7 +43,7 @@ def ensure_server(profile: Profile) -> None:
         server.start()
 
 
-class Backend(IngestMixin, GraphMixin, MaintenanceMixin):
+class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
     """An open psql_dos storage. Use as a context manager, or call :meth:`close`."""
 
     read_only = False
