@@ -9,6 +9,7 @@ before a connection is even taken.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import logging
 import time
@@ -553,7 +554,7 @@ class QueryBuilder:
                 return statement.as_string(conn)
             return psycopg.ClientCursor(conn).mogrify(statement, params)
 
-    def params(self) -> dict[str, Any]:
+    def params(self) -> builtins.dict[str, Any]:
         """The parameters of :meth:`as_sql` (without a backend: as compiled without the closure table)."""
         return self._compile(None)[1]
 
