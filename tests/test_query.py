@@ -325,3 +325,77 @@ def test_bad_batch_size_and_no_vertex(backend: Backend) -> None:
         list(backend.query().append("node").iterall(batch_size=0))
     with pytest.raises(ValidationError, match="no vertex"):
         backend.query().all()
+
+
+INJECTIONS = [
+    "'; DROP TABLE db_dbnode; --",
+    "x') OR 1=1 --",
+    'x" OR "1"="1',
+    "%(p0)s",
+    "%s",
+    "{}",
+    "{0}",
+    "$1",
+    "\\",
+    "a'||(SELECT pg_sleep(1))||'",
+    "process_state}' OR true --",
+]
+
+
+@pytest.mark.parametrize("bad", INJECTIONS)
+def test_injection_strings_have_no_effect(seeded: tuple[Backend, Seed], conn: psycopg.Connection, bad: str) -> None:
+    backend, s = seeded
+    conn.execute(
+        "UPDATE db_dbnode SET label = %s, attributes = attributes || %s WHERE id = %s",
+        (bad, psycopg.types.json.Jsonb({bad: bad}), s.ids["n10"]),
+    )
+    before = conn.execute(
+        "SELECT count(*), md5(string_agg(id || label || attributes::text, ',' ORDER BY id)) FROM db_dbnode"
+    ).fetchone()
+
+    def found(qb: QueryBuilder) -> set[str]:
+        return s.keys(qb.all(flat=True))
+
+    # Values: matched literally, as the stored string.
+    assert found(backend.query().append("node", project="id", filters={"label": bad})) == {"n10"}
+    assert found(backend.query().append("node", project="id", filters={"label": {"in": [bad, "x"]}})) == {"n10"}
+    try:
+        assert found(backend.query().append("node", project="id", filters={"label": {"like": bad}})) <= {"n10"}
+    except ValidationError as exc:  # a pattern ending in the escape character is refused before SQL
+        assert "backslash" in str(exc)
+    assert found(backend.query().append("node", project="id", filters={f"attributes.{bad}": bad})) == (
+        {"n10"} if "." not in bad else set()
+    )
+    assert found(backend.query().append("node", project="id", filters={"attributes": {"has_key": bad}})) == {"n10"}
+    assert found(backend.query().append("node", project="id", filters={"attributes": {"contains": {bad: bad}}})) == {
+        "n10"
+    }
+    # Keys and paths: either a clean error or a key that simply does not exist.
+    for build in (
+        lambda: backend.query().append("node", project=f"attributes.{bad}").all(),
+        lambda: backend.query().append("node", tag="n", project="id").order_by({"n": f"attributes.{bad}"}).all(),
+        lambda: backend.query().append("node", project=bad).all(),
+        lambda: backend.query().append("node", filters={bad: 1}).all(),
+        lambda: backend.query().append("node", filters={"label": {bad: 1}}).all(),
+        lambda: backend.query().append("node", tag="n").order_by({"n": bad}).all(),
+        lambda: backend.query().append("node", tag="n").order_by({"n": {"id": bad}}).all(),
+        lambda: backend.query().append(bad).all(),
+        lambda: (
+            backend.query()
+            .append("node", tag=bad)
+            .append("node", with_incoming=bad, edge_tag=bad + "e", edge_project="label")
+            .all()
+        ),
+        lambda: backend.query().append("node", tag="n").append("node", **{bad: "n"}).all(),  # type: ignore[arg-type]
+    ):
+        try:
+            build()
+        except (ValidationError, TypeError):
+            pass
+    assert (
+        conn.execute(
+            "SELECT count(*), md5(string_agg(id || label || attributes::text, ',' ORDER BY id)) FROM db_dbnode"
+        ).fetchone()
+        == before
+    )
+    assert conn.execute("SELECT count(*) FROM db_dblink").fetchone() == (7,)

@@ -241,8 +241,7 @@ class FilterCompiler:
             checked = [_check_column_value(self.entity, column, v, op) for v in values]
             return sql.SQL("{} = ANY({}::{}[])").format(ref, self.params.add(checked), sql.SQL(sqltype))
         if op in ("like", "ilike"):
-            if not isinstance(value, str):
-                raise ValidationError(f"operator {op!r} needs a string, not {value!r}")
+            _check_pattern(op, value)
             target = ref if sqltype == TEXT else sql.SQL("{}::text").format(ref)
             return sql.SQL("{} {} {}").format(
                 target, sql.SQL("LIKE" if op == "like" else "ILIKE"), self.params.add(value)
@@ -280,8 +279,7 @@ class FilterCompiler:
                 return _FALSE
             expr = sql.SQL("{} = ANY({}::jsonb[])").format(x, params.add([Jsonb(_check_json(v)) for v in values]))
         elif op in ("like", "ilike"):
-            if not isinstance(value, str):
-                raise ValidationError(f"operator {op!r} needs a string, not {value!r}")
+            _check_pattern(op, value)
             text = json_value(self.alias, column, keys, params, text=True)
             expr = sql.SQL("({} {} {} AND jsonb_typeof({}) = 'string')").format(
                 text, sql.SQL("LIKE" if op == "like" else "ILIKE"), params.add(value), x
@@ -318,6 +316,14 @@ class FilterCompiler:
         if exact and two_valued:
             return sql.SQL("COALESCE({}, false)").format(expr)
         return expr
+
+
+def _check_pattern(op: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"operator {op!r} needs a string, not {value!r}")
+    if (len(value) - len(value.rstrip("\\"))) % 2:
+        raise ValidationError(f"{op} pattern {value!r} ends with an unescaped backslash (the escape character)")
+    return value
 
 
 def _is_index(key: str) -> bool:
