@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator
 import psycopg
 import pytest
 
+from bench.conftest import _storage
 from fastdos import rules
 from fastdos.backend import Backend
-from bench.conftest import _storage
 from tests.conftest import PgServer
 from tests.test_graph import build
 
