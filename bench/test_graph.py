@@ -146,7 +146,7 @@ def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Conn
 def graphs(module_storage: tuple[Backend, psycopg.Connection], pg_server: PgServer, template_db: str,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """The chain in one storage, the wide graph with a built closure table in another (the chain's closure
-    would hold N^2/2 rows: see bench/notes/graph_closure.md)."""
+    would hold N^2/2 rows: see bench/notes/graph.md)."""
     backend, conn = module_storage
     chain_ids = chain(conn)
     storages = _storage(pg_server, template_db, tmp_path_factory.mktemp("wide"))

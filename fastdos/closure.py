@@ -34,7 +34,7 @@ LOGGER = logging.getLogger("fastdos.closure")
 DEFAULT_TABLE = "fastdos_closure"
 
 # Rebuilds refuse above this many estimated rows unless a larger budget is passed: a chain of 10^4 nodes
-# already needs 5*10^7 rows (about 3.5 GB with its two indexes, bench/notes/graph_closure.md), which is
+# already needs 5*10^7 rows (n(n-1)/2, bench/notes/graph.md; size on disk not yet measured), which is
 # the kind of growth that made AiiDA drop db_dbpath.
 DEFAULT_ROW_BUDGET = 20_000_000
 
