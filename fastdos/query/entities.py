@@ -193,6 +193,9 @@ def resolve(entity: str, subclassing: bool) -> tuple[Entity, NodeType | None]:
     """
     if not isinstance(entity, str):
         raise TypeError(f"entity must be a string (an entity name or a node type), not {type(entity).__name__}")
+    if entity == "node" and not subclassing:
+        # aiida-core: Node's own type string is '', and without subclassing it is matched exactly.
+        return NODE, NodeType("", prefix=False)
     if entity in ENTITIES:
         return ENTITIES[entity], None
     if not entity.endswith(".") or ".." in entity or entity.startswith("."):

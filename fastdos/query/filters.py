@@ -267,8 +267,9 @@ class FilterCompiler:
             value = _check_json(value)
             expr = sql.SQL("{} = {}").format(x, params.add(Jsonb(value)))
         elif op in _COMPARE:
-            if value is None:
-                return _FALSE
+            if value is None or isinstance(value, bool):
+                # aiida-core refuses these too (SQLAlchemy: only =, != and IS work with None/True/False).
+                raise ValidationError(f"operator {op!r} cannot compare with {value!r}")
             value = _check_json(value)
             expr = sql.SQL("({} {} {} AND jsonb_typeof({}) = {})").format(
                 x, sql.SQL(_COMPARE[op]), params.add(Jsonb(value)), x, params.add(_json_type(value))
