@@ -95,7 +95,8 @@ WITH RECURSIVE anon_2(ancestor_id, descendant_id, depth) AS (
   FROM anon_2 JOIN db_dblink AS db_dblink_2 ON db_dblink_2.input_id = anon_2.descendant_id
   WHERE db_dblink_2.type IN ('create', 'input_calc'))
 SELECT db_dbnode_2.id FROM db_dbnode AS db_dbnode_1
-JOIN anon_2 ON anon_2.ancestor_id = db_dbnode_1.id JOIN db_dbnode AS db_dbnode_2 ON anon_2.descendant_id = db_dbnode_2.id
+JOIN anon_2 ON anon_2.ancestor_id = db_dbnode_1.id
+JOIN db_dbnode AS db_dbnode_2 ON anon_2.descendant_id = db_dbnode_2.id
 WHERE db_dbnode_1.id IN (SELECT unnest(%(ids)s::integer[]))
 """
 CALC = "process.calculation.calcjob.CalcJobNode."
