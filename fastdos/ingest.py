@@ -33,10 +33,10 @@ from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows, 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-# Rows per COPY batch of bulk_insert_iter. Measured (bench/notes/ingest.md, 10^5 nodes with 10 attributes):
-# 2 000 → 5 000 → 20 000 → 50 000 rows change the rate by less than 3% beyond 5 000, while a batch of
-# 20 000 node rows holds ~40 MB of Python objects; 20 000 keeps 10^6-node streams well under 300 MB.
-DEFAULT_BATCH_SIZE = 20_000
+# Rows per COPY batch of bulk_insert_iter (bench/notes/ingest.md). For 10^5 generated nodes, batches of 2 000
+# to 50 000 rows took 6.4-10.2 s with no trend (noise of the shared 2-core machine), while the peak memory
+# above the rows themselves grew from ~1 MB (2 000-5 000) to +11 MB (20 000) and +33 MB (50 000).
+DEFAULT_BATCH_SIZE = 10_000
 
 # Load mode: memory for the index rebuilds and FK validations of one transaction (SET LOCAL only).
 LOAD_MAINTENANCE_WORK_MEM = "256MB"
