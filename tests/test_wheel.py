@@ -24,6 +24,7 @@ SCRIPT = textwrap.dedent(
     created = Backend.initialise(profile)
     with Backend(profile) as storage:
         info = storage.get_info()
+        storage.install_closure()  # fastdos' own alembic environment ships too
     print(json.dumps({"file": fastdos.__file__, "created": created, "queries": len(queries.registry()),
                       "nodes": info["entities"]["Nodes"]["count"]}))
     """
@@ -69,3 +70,17 @@ def test_wheel_installs_and_initialises(tmp_path: Path, pg_server: PgServer, emp
     assert report["created"] is True
     assert report["queries"] == len(list((ROOT / "sql").rglob("*.sql")))
     assert report["nodes"] == 0
+
+
+def test_every_package_is_listed() -> None:
+    """A Python package folder missing from pyproject's explicit list would silently drop out of the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    roots = {"fastdos": ROOT / "fastdos", "fastdos.sql": ROOT / "sql", "fastdos.migrations": ROOT / "migrations"}
+    found = set()
+    for prefix, folder in roots.items():
+        for init in folder.rglob("__init__.py"):
+            relative = init.parent.relative_to(folder).parts
+            found.add(".".join((prefix, *relative)))
+    assert found <= listed, sorted(found - listed)
