@@ -20,6 +20,7 @@ from .errors import ClosedStorage
 from .graph import GraphMixin
 from .ingest import IngestMixin
 from .maintenance import MaintenanceMixin
+from .locking import ProfileAccess
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, now
 from .profile import Profile
 from .query import QueryMixin
@@ -67,6 +68,12 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
             application_name=f"fastdos:{profile.name}"[:63],
         )
         self._db.open()
+        # Shared access to the profile: lets maintain(full=True) in another process see that we are here.
+        try:
+            self._access = ProfileAccess(profile).acquire_shared()
+        except BaseException:
+            self._db.close()
+            raise
         self._repository = Repository(profile.container_path)
 
     # --- class-level storage operations ----------------------------------------------------------------
@@ -122,6 +129,7 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
         if not self._db.closed:
             self._db.close()
             self._repository.close()
+            self._access.release()
 
     @property
     def is_closed(self) -> bool:
