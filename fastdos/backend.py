@@ -19,8 +19,8 @@ from . import db
 from .errors import ClosedStorage
 from .graph import GraphMixin
 from .ingest import IngestMixin
-from .maintenance import MaintenanceMixin
 from .locking import ProfileAccess
+from .maintenance import MaintenanceMixin
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, now
 from .profile import Profile
 from .query import QueryMixin

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from typing import Any
 
 import click
 
@@ -43,14 +44,41 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_ingest(storage: Backend, n_nodes: int) -> None:
-    """Ingest a generated provenance graph with a progress bar; print rows/s beside the raw COPY rate."""
+    """Ingest a generated provenance graph with progress bars; print rows/s beside the raw COPY rate."""
     from .generate import ingest_generated, raw_copy_rate
 
-    with click.progressbar(length=n_nodes, label=f"ingesting {n_nodes:,} nodes", show_eta=True) as bar:
-        report = ingest_generated(storage, n_nodes, progress=bar.update)
+    progress = PhaseBars()
+    try:
+        report = ingest_generated(storage, n_nodes, progress=progress)
+    finally:
+        progress.close()
     click.echo(render({"ingest": report}))
     raw = raw_copy_rate(storage, min(n_nodes, 100_000))
-    click.echo(f"raw pre-serialised COPY into a scratch copy of db_dbnode: {raw:,.0f} rows/s")
+    click.echo(render({"raw COPY of pre-serialised node rows (same server, rolled back)": raw}))
+
+
+class PhaseBars:
+    """One click progress bar per ingest phase (nodes, links, group), fed by ``progress(phase, done, total)``."""
+
+    def __init__(self) -> None:
+        self._phase: str | None = None
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self._phase:
+            self.close()
+            self._phase, self._done = phase, 0
+            self._bar = click.progressbar(length=max(total, 1), label=f"{phase:>6}", show_eta=True, show_pos=True)
+            self._bar.__enter__()
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        """Finish the current bar."""
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
 
 
 if __name__ == "__main__":

@@ -134,7 +134,6 @@ def test_constraint_violation_converted(backend: Backend, conn: psycopg.Connecti
     with pytest.raises(IntegrityError) as info, backend.transaction() as tx:
         insert_user(tx, "dup@x")
         from fastdos import db
-
         from fastdos.migrator import now
 
         db.run(tx, "settings/insert", {"key": "repository|uuid", "val": None, "description": "", "time": now()})

@@ -73,7 +73,7 @@ def seed_graph(conn: psycopg.Connection, rng: random.Random, n_nodes: int = 160)
     assert user is not None
     ids: list[int] = []
     now = datetime.now(UTC)
-    for i in range(n_nodes):
+    for _i in range(n_nodes):
         attributes = {k: random_value(rng) for k in ["v", "w", "a", "s"] if rng.random() < 0.7}
         node_type = rng.choice(TYPES)
         if node_type.startswith("process.") and rng.random() < 0.8:
