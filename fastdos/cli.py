@@ -260,5 +260,8 @@ for _name, _params in (
     alembic.command(_name)(aiida_option(profile_option(_cmd)))
 
 
+# Data commands live in their own module; importing it registers them on `main`.
+from . import cli_ops  # noqa: E402, F401
+
 if __name__ == "__main__":
     main()

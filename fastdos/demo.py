@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Any
 
 import click
 
@@ -45,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_ingest(storage: Backend, n_nodes: int) -> None:
     """Ingest a generated provenance graph with progress bars; print rows/s beside the raw COPY rate."""
+    from .cli_ops import PhaseBars
     from .generate import ingest_generated, raw_copy_rate
 
     progress = PhaseBars()
@@ -55,30 +55,6 @@ def run_ingest(storage: Backend, n_nodes: int) -> None:
     click.echo(render({"ingest": report}))
     raw = raw_copy_rate(storage, min(n_nodes, 100_000))
     click.echo(render({"raw COPY of pre-serialised node rows (same server, rolled back)": raw}))
-
-
-class PhaseBars:
-    """One click progress bar per ingest phase (nodes, links, group), fed by ``progress(phase, done, total)``."""
-
-    def __init__(self) -> None:
-        self._phase: str | None = None
-        self._bar: Any = None
-        self._done = 0
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self._phase:
-            self.close()
-            self._phase, self._done = phase, 0
-            self._bar = click.progressbar(length=max(total, 1), label=f"{phase:>6}", show_eta=True, show_pos=True)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def close(self) -> None:
-        """Finish the current bar."""
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
 
 
 if __name__ == "__main__":
