@@ -392,6 +392,26 @@ class Migrator:
             engine.dispose()
 
 
+def run_environment(context: Any, *, version_table: str, target_metadata: Any = None) -> None:
+    """The body of both alembic ``env.py`` files: online only, on ``config.attributes['connection']``.
+
+    One transaction per migration, so an interrupted upgrade stops at the last completed revision.
+    """
+    if context.is_offline_mode():
+        raise NotImplementedError("fastdos migrations run online only (they read the database they change)")
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise ConfigurationError("the alembic environment needs config.attributes['connection']")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        transaction_per_migration=True,
+        version_table=context.config.attributes.get("version_table", version_table),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def ensure_database(profile: Profile, maintenance_db: str = "postgres") -> bool:
     """Create the profile's database when it does not exist; True when it was created.
 

@@ -11,26 +11,10 @@ revision here is therefore idempotent (``IF NOT EXISTS`` / ``IF EXISTS``) and re
 
 from alembic import context
 
-from fastdos.errors import ConfigurationError
+from fastdos.migrator import run_environment
 
 VERSION_TABLE = "fastdos_alembic_version"
 
-
-def run_migrations_online() -> None:
-    """Run the fastdos-only revisions on the connection handed over by the caller."""
-    connection = context.config.attributes.get("connection")
-    if connection is None:
-        raise ConfigurationError("the alembic environment needs config.attributes['connection']")
-    context.configure(
-        connection=connection,
-        target_metadata=None,
-        transaction_per_migration=True,
-        version_table=VERSION_TABLE,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-if context.is_offline_mode():
-    raise NotImplementedError("fastdos migrations run online only")
-run_migrations_online()
+# The version table is fixed here (not taken from the caller's config): aiida-core's stays untouched.
+context.config.attributes["version_table"] = VERSION_TABLE
+run_environment(context, version_table=VERSION_TABLE)
