@@ -169,6 +169,8 @@ class MaintenanceMixin:
                     callback("init", {"total": len(unreferenced), "description": "Deleted unreferenced objects"})
                     callback("update", len(unreferenced))
                     callback("close", None)
+            if full and not dry_run:
+                _clear_stale_pack_locks(self.get_repository().path)
             report.repository = self.get_repository().maintain(live=not full, dry_run=dry_run, **kwargs)
             if full:
                 report.add(f"Running VACUUM (ANALYZE) on {len(VACUUMED_TABLES)} tables ...")
@@ -207,3 +209,15 @@ class MaintenanceMixin:
             # aiida-core, no unreferenced object is deleted: a backup never removes data.
             self.get_repository().maintain(live=True)
         return run_backup(self.profile, self.get_repository(), dest, keep=keep, rsync=rsync)
+
+
+def _clear_stale_pack_locks(container: Path) -> None:
+    """Delete ``packs/<id>.lock`` files left by a process killed while writing a pack.
+
+    disk-objectstore creates them with ``O_EXCL`` and never recognises them as stale, so one killed packer
+    made every later pack fail with ``FileExistsError``. Only called with the exclusive profile lock and the
+    maintenance flock held: no other process can be writing packs then.
+    """
+    for lock in sorted((container / "packs").glob("*.lock")):
+        LOGGER.warning("removing stale pack lock %s (left by a killed process)", lock)
+        lock.unlink(missing_ok=True)
