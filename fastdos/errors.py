@@ -126,7 +126,10 @@ def convert(exc: Exception, query_name: str, *secrets: str | None) -> FastdosErr
             if detail:
                 text += f" ({detail})"
             return IntegrityError(text, constraint=constraint)
-        if sqlstate.startswith("08") or (isinstance(exc, psycopg.OperationalError) and not sqlstate):
+        # 57P01-57P05: the server ended the session (shutdown, crash recovery, starting up): as unreachable as
+        # a lost connection, and a retry after the restart succeeds (the pool checks connections on checkout).
+        lost = sqlstate.startswith(("08", "57P"))
+        if lost or (isinstance(exc, psycopg.OperationalError) and not sqlstate):
             return UnreachableStorage(f"Could not connect to database: {message}")
         return DatabaseError(f"{query_name}: {message}")
     return DatabaseError(f"{query_name}: {type(exc).__name__}: {message}")
