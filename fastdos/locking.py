@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 
 from . import db
-from .errors import LockedProfileError, LockingProfileError, UnreachableStorage, scrub
+from .errors import FastdosError, LockedProfileError, LockingProfileError, UnreachableStorage, scrub
 from .profile import Profile
 
 ACCESS_FOLDER = ".fastdos-access"
@@ -136,7 +136,7 @@ class ProfileAccess:
             self._exclusive -= 1
             record.unlink(missing_ok=True)
             if self._conn is not None and not self._conn.closed:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(psycopg.Error, FastdosError):  # a dead session holds no lock
                     db.scalar(self._conn, "locking/unlock_exclusive", {"key": ACCESS_LOCK_KEY})
             self._close_if_idle()
 
@@ -146,7 +146,7 @@ class ProfileAccess:
             self._shared = False
             self._record_path("shared").unlink(missing_ok=True)
             if self._conn is not None and not self._conn.closed:
-                with contextlib.suppress(psycopg.Error):
+                with contextlib.suppress(psycopg.Error, FastdosError):  # a dead session holds no lock
                     db.scalar(self._conn, "locking/unlock_shared", {"key": ACCESS_LOCK_KEY})
         self._close_if_idle()
 
@@ -201,6 +201,18 @@ class ProfileAccess:
     # --- connection ------------------------------------------------------------------------------------
 
     def _connection(self) -> db.Connection:
+        if self._conn is not None and not self._conn.closed and not _alive(self._conn):
+            # The server restarted or ended the session, and the advisory lock went with it: reconnect and
+            # take shared access again, or later locking calls would fail for the rest of the backend's life.
+            self._conn.close()
+            self._conn = None
+            if self._shared and not db.scalar(self._connection(), "locking/try_shared", {"key": ACCESS_LOCK_KEY}):
+                self._shared = False
+                self._record_path("shared").unlink(missing_ok=True)
+                raise LockedProfileError(
+                    f"The profile `{self._profile.name}` lost its shared access when the database server restarted "
+                    "and another process has locked it since; close this backend."
+                )
         if self._conn is None or self._conn.closed:
             application = f"{APPLICATION_PREFIX}:{os.getpid()}:{socket.gethostname()}"[:63]
             try:
@@ -309,6 +321,15 @@ def _parse_application(application: str, client: str) -> tuple[int | None, str]:
     if len(parts) >= 3 and parts[0] == APPLICATION_PREFIX and parts[1].isdigit():
         return int(parts[1]), parts[2] or client
     return None, client
+
+
+def _alive(conn: db.Connection) -> bool:
+    """One empty round trip on an idle lock connection (only before lock operations, which are rare)."""
+    try:
+        conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _names(holders: list[AccessRecord]) -> str:
