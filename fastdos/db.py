@@ -25,7 +25,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from . import queries
-from .errors import ClosedStorage, UnreachableStorage, convert, scrub
+from .errors import ClosedStorage, FastdosError, UnreachableStorage, convert, scrub
 
 LOGGER = logging.getLogger("fastdos.db")
 
@@ -119,7 +119,7 @@ class Database:
         try:
             conn = self._pool.getconn()
         except Exception as exc:
-            raise convert(exc, "transaction/connect", self._password) from exc
+            raise self._checkout_error(exc, "transaction/connect") from exc
         self._local.conn, self._local.depth = conn, 1
         try:
             with _converted("transaction/commit", self._password), conn.transaction():
@@ -140,7 +140,7 @@ class Database:
             ctx = self._pool.connection()
             conn = ctx.__enter__()
         except Exception as exc:
-            raise convert(exc, "connect", self._password) from exc
+            raise self._checkout_error(exc, "connect") from exc
         try:
             yield conn
         except BaseException as exc:
@@ -148,6 +148,19 @@ class Database:
             raise
         else:
             ctx.__exit__(None, None, None)
+
+    def _checkout_error(self, exc: Exception, name: str) -> FastdosError:
+        """A pool timeout says whether the pool was exhausted (naming its size) or the server is unreachable."""
+        if isinstance(exc, psycopg_pool.PoolTimeout):
+            stats = self._pool.get_stats()
+            in_use = stats.get("pool_size", 0) - stats.get("pool_available", 0)
+            cause = (
+                f"all {self._pool.max_size} connections of the pool (pool_max) are in use by other threads"
+                if in_use >= self._pool.max_size
+                else "the database server cannot be reached (see the warnings of psycopg.pool)"
+            )
+            return UnreachableStorage(f"{name}: no database connection within {self._pool.timeout:g} s: {cause}")
+        return convert(exc, name, self._password)
 
     def _check_open(self) -> None:
         if self._closed:
