@@ -117,7 +117,48 @@ def hold(backend: Backend, args: dict[str, Any]) -> None:
         hang()
 
 
+def ingest_graph(backend: Backend, args: dict[str, Any]) -> None:
+    """``count`` subgraphs (input -> calculation -> output, all three in group ``group``), one transaction each."""
+    user, group, tag = args["user_id"], args["group"], args["tag"]
+    ids: list[int] = []
+    for index in range(args["count"]):
+        with backend.transaction():
+            data_in, calc, data_out = backend.bulk_insert(
+                "node",
+                [
+                    {"user_id": user, "node_type": "data.core.int.Int.", "label": f"{tag}-{index}-in"},
+                    {
+                        "user_id": user,
+                        "node_type": "process.calculation.calcjob.CalcJobNode.",
+                        "label": f"{tag}-{index}",
+                    },
+                    {"user_id": user, "node_type": "data.core.int.Int.", "label": f"{tag}-{index}-out"},
+                ],
+                allow_defaults=True,
+            )
+            backend.bulk_insert(
+                "link",
+                [
+                    {"input_id": data_in, "output_id": calc, "label": "x", "type": "input_calc"},
+                    {"input_id": calc, "output_id": data_out, "label": "y", "type": "create"},
+                ],
+            )
+            backend.add_nodes_to_group(group, [data_out, calc, data_in])
+        ids += [data_in, calc, data_out]
+    say("IDS", json.dumps(ids))
+
+
+def delete_graph(backend: Backend, args: dict[str, Any]) -> None:
+    """Delete the given calculations (and what they created) one call each, in an order that interleaves."""
+    deleted: list[int] = []
+    for pk in args["ids"]:
+        deleted += sorted(backend.delete_nodes([pk], dry_run=False))
+    say("DELETED", json.dumps(deleted))
+
+
 SCENARIOS = {
+    "ingest_graph": ingest_graph,
+    "delete_graph": delete_graph,
     "insert_iter": insert_iter,
     "insert_big": insert_big,
     "update": update,
