@@ -311,8 +311,9 @@ class _Import:
             for row in rows:
                 cp.write_row(row)
 
-    def existing(self, table: str, uuids: list[str]) -> dict[int, int]:
-        """Position in ``uuids`` (0-based) → id of the rows of ``table`` that exist."""
+    def existing(self, table: str, batch: Sequence[tuple[Any, ...]], what: str) -> dict[int, int]:
+        """Position in ``batch`` (0-based) → id of the rows of ``table`` whose uuid (``row[1]``) exists."""
+        uuids = [_uuid_text(_uuid(r[1], f"archive {what} {r[0]}")) for r in batch]
         rows = db.all_rows(self.conn, "importer/existing_by_uuid", {"uuids": uuids}, identifiers={"table": table})
         return {int(pos) - 1: int(pk) for pos, pk in rows}
 
@@ -355,7 +356,7 @@ class _Import:
         with self.stage("computers", total) as stage:
             renamed = 0
             for batch in self.reader.batches("computers"):
-                found = self.existing("db_dbcomputer", [r[1] for r in batch])
+                found = self.existing("db_dbcomputer", batch, "computer")
                 rows, new = [], []
                 for pos, r in enumerate(batch):
                     if pos in found:
@@ -415,7 +416,7 @@ class _Import:
         merge = tuple(merge_extras) != ("k", "n", "l")
         with self.stage("nodes", total) as stage:
             for batch in self.reader.batches("nodes", BATCH):
-                found = self.existing("db_dbnode", [r[1] for r in batch])
+                found = self.existing("db_dbnode", batch, "node")
                 prepared: list[tuple[Any, ...]] = []
                 new_rows: list[tuple[Any, ...]] = []
                 map_rows: list[tuple[Any, ...]] = []
@@ -598,7 +599,7 @@ class _Import:
         with self.stage("groups", total) as stage:
             renamed = 0
             for batch in self.reader.batches("groups", BATCH):
-                found = self.existing("db_dbgroup", [r[1] for r in batch])
+                found = self.existing("db_dbgroup", batch, "group")
                 map_rows: list[tuple[Any, ...]] = []
                 prepared, new = [], []
                 for pos, r in enumerate(batch):
