@@ -100,7 +100,8 @@ class Repository:
         """Store a binary stream as a loose object; return its key. ``TypeError`` for text streams."""
         if not _is_binary(handle):
             raise TypeError(f"handle does not seem to be a byte stream: {handle!r}")
-        return str(self._container.add_streamed_object(handle))
+        with self._writing():
+            return str(self._container.add_streamed_object(handle))
 
     def put_object_from_file(self, filepath: str | Path) -> str:
         """Store the content of a file; return its key."""
@@ -130,10 +131,25 @@ class Repository:
                 raise TypeError(f"stream {index} does not seem to be a byte stream: {handle!r}")
         if not handles:
             return []
-        keys = self._container.add_streamed_objects_to_pack(
-            cast(list[Any], handles), compress=compress, no_holes=no_holes, no_holes_read_twice=False, callback=callback
-        )
+        with self._writing():
+            keys = self._container.add_streamed_objects_to_pack(
+                cast(list[Any], handles),
+                compress=compress,
+                no_holes=no_holes,
+                no_holes_read_twice=False,
+                callback=callback,
+            )
         return [str(key) for key in keys]
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Name the container in write errors: a bare ``[Errno 28] No space left on device`` names no disk."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.filename is not None or exc.errno is None:
+                raise
+            raise OSError(exc.errno, f"{exc.strerror} (writing to the repository container)", str(self._path)) from exc
 
     # --- reading ---------------------------------------------------------------------------------------
 
