@@ -41,7 +41,7 @@ SAMPLE_COUNTS = {"db_dbuser": 2, "db_dbcomputer": 1, "db_dbauthinfo": 0, "db_dbn
 def counts(conn: psycopg.Connection) -> dict[str, int]:
     result = {}
     for table in TABLES:
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (fixed table names)
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
         assert row is not None
         result[table] = int(row[0])
     return result
@@ -160,7 +160,7 @@ def test_reimport_adds_nothing_but_an_import_group(backend: Backend, conn: psyco
     # the default ('k','n','l') leaves existing nodes untouched (no mtime bump)
     assert conn.execute("SELECT uuid, mtime, extras FROM db_dbnode ORDER BY uuid").fetchall() == nodes_before
     labels = [r[0] for r in conn.execute("SELECT label FROM db_dbgroup WHERE type_string = 'core.import' ORDER BY id")]
-    assert len(labels) == 2 and labels[1] in (labels[0], f"{labels[0]} (Imported #0)") or labels[0] != labels[1]
+    assert (len(labels) == 2 and labels[1] in (labels[0], f"{labels[0]} (Imported #0)")) or labels[0] != labels[1]
 
 
 def test_deleted_links_are_added_again(backend: Backend, conn: psycopg.Connection) -> None:
@@ -331,7 +331,7 @@ def test_authinfos(backend: Backend, conn: psycopg.Connection, tmp_path: Path) -
     archive = with_sql(
         tmp_path,
         "INSERT INTO db_dbauthinfo (id, aiidauser_id, dbcomputer_id, metadata, auth_params, enabled)"
-        " VALUES (1, 1, 1, '{\"safe_interval\": 1}', '{\"key\": \"v\"}', 1)",
+        ' VALUES (1, 1, 1, \'{"safe_interval": 1}\', \'{"key": "v"}\', 1)',
     )
     import_archive(backend, archive)
     assert counts(conn)["db_dbauthinfo"] == 0
@@ -485,6 +485,7 @@ def test_interrupted_import_leaves_nothing(
     backend: Backend, conn: psycopg.Connection, profile: Profile, stage: str
 ) -> None:
     before = counts(conn)
+
     def progress(name: str, done: int, total: int) -> None:
         if name == stage and done > 0:
             raise KeyboardInterrupt(f"stopped during {name}")

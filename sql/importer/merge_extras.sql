@@ -2,8 +2,8 @@
 -- purpose: Merge archive extras into existing nodes by aiida's merge_extras letters; bumps mtime as bulk_update.
 -- params: keep_old, create_new, collision, now
 -- returns: row count (nodes updated)
--- keep_old: keys only in the target stay ('k') or go ('n'); create_new: keys only in the archive are added
--- ('c') or not ('n'); collision: keys in both take the archive value ('u'), keep the target's ('l') or go ('d').
+-- keep_old: keys only in the target stay ('k') or go ('n'), create_new: keys only in the archive are added
+-- ('c') or not ('n'), collision: keys in both take the archive value ('u'), keep the target's ('l') or go ('d').
 UPDATE db_dbnode AS n
 SET extras = m.merged, mtime = %(now)s
 FROM (
