@@ -226,6 +226,11 @@ def _text(value: Any, row: int, column: str) -> Any:
     if type(value) is str:
         if "\x00" in value:
             raise _bad(row, column, "the NUL character (\\x00) cannot be stored in a text column")
+        if not value.isascii():  # O(1) flag check: only non-ASCII text pays for the encode
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise _bad(row, column, f"not valid UTF-8 text (a lone surrogate?): {value!r:.80}") from None
         return value
     if value is None:
         return None
