@@ -28,6 +28,10 @@ CLOSURE = Closure()
 
 DryRun = bool | Callable[[set[int]], bool]
 
+# See walk_row_limit.
+WALK_BASE_ROWS = 2000
+WALK_ROWS_PER_START = 2
+
 
 @dataclass(frozen=True)
 class DeletionPlan:
@@ -38,6 +42,18 @@ class DeletionPlan:
     pks: set[int]
     forward: tuple[str, ...]
     backward: tuple[str, ...]
+
+
+def walk_row_limit(starts: int) -> int:
+    """Rows the one-statement walk may produce before the level loop takes over.
+
+    The recursive statement costs about 3-4 us per (id, depth) row and answers small walks in one round
+    trip (0.4 ms for a 2-node result, against 3-5 ms for the level loop, whose temp tables alone cost about
+    2 ms); past the cap its work is wasted. 2000 rows plus 2 per start node (a workflow input typically
+    reaches a calculation and its outputs at depths 1 and 2) wastes at most ~10 ms on walks that explode;
+    measured in bench/notes/graph.md.
+    """
+    return max(1, WALK_BASE_ROWS + WALK_ROWS_PER_START * starts)  # 0 would read as 'complete and empty'
 
 
 def _check_max_depth(max_depth: object) -> int | None:
@@ -231,9 +247,24 @@ class GraphMixin:
                     "the closure table is not installed, not current, or does not cover these link types; "
                     "call refresh_closure() first"
                 )
-            query = "graph/ancestors" if direction == "ancestors" else "graph/descendants"
-            rows = db.all_rows(conn, query, {"ids": ids, "link_types": list(types), "max_depth": depth})
-        return {int(i): int(d) for i, d in rows}
+            source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
+            identifiers = {"source": source, "target": target}
+            limit = walk_row_limit(len(ids))
+            params = {"ids": ids, "link_types": list(types), "max_depth": depth}
+            rows = db.all_rows(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers=identifiers)
+        if not rows or int(rows[0][2]) < limit:
+            return {int(i): int(d) for i, d, _ in rows}
+        # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
+        LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
+        nested = self.in_transaction
+        with self.transaction() as tx:
+            db.script(tx, "graph/walk_create")
+            db.run(tx, "graph/walk_args", params)
+            db.run(tx, "graph/walk_levels", identifiers=identifiers)
+            result = {int(i): int(d) for i, d in db.all_rows(tx, "graph/walk_result")}
+            if nested:
+                db.script(tx, "graph/walk_drop")
+        return result
 
     # --- closure table -------------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from fastdos import rules
+from fastdos import graph, rules
 from fastdos.backend import Backend
 from fastdos.errors import ValidationError
 from tests.helpers import insert_user
@@ -362,8 +362,19 @@ def test_delete_group_nodes(backend: Backend, conn: psycopg.Connection, caplog: 
 # --- ancestors / descendants ------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["one_statement", "level_loop"])
+def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a traversal test through the capped recursive statement, and again through the level loop (a cap
+    of one row sends every non-empty walk there)."""
+    if request.param == "level_loop":
+        monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
+        monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("seed", range(25))
-def test_ancestors_descendants_match_bfs(backend: Backend, conn: psycopg.Connection, seed: int) -> None:
+def test_ancestors_descendants_match_bfs(backend: Backend, conn: psycopg.Connection, seed: int,
+                                         walk_path: str) -> None:
     rng = random.Random(1000 + seed)
     kinds, spec = (random_provenance if seed % 2 else random_arbitrary)(rng, rng.randrange(5, 50))
     ids, links = build(conn, kinds, spec)
@@ -376,7 +387,43 @@ def test_ancestors_descendants_match_bfs(backend: Backend, conn: psycopg.Connect
         assert backend.get_ancestors(start, types, max_depth) == reference_bfs(links, start, types, False, max_depth)
 
 
-def test_traversal_terminates_on_cycles(backend: Backend, conn: psycopg.Connection) -> None:
+def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Every node of a chain is reachable from each later start at a different depth: the one-statement walk
+    would produce n * starts rows (the explosion that made ancestors from 1000 ends take 26 s); past its cap
+    the level loop answers with one row per node."""
+    n = 600
+    ids, links = build(conn, ["data" if i % 2 == 0 else "calc" for i in range(n)],
+                       [(i, i + 1, "input_calc" if i % 2 == 0 else "create") for i in range(n - 1)])
+    start = ids[-300:]
+    assert graph.walk_row_limit(len(start)) < n * len(start) // 2  # the cap is hit: the loop runs
+    with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
+        ancestors = backend.get_ancestors(start)
+    assert "switching to the level loop" in caplog.text
+    assert ancestors == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES, False)
+    assert ancestors[ids[0]] == n - 300 and len(ancestors) == n - 1
+    assert backend.get_ancestors(start, max_depth=3) == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES,
+                                                                      False, 3)
+
+
+def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connection,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a caller's transaction the loop's temp tables are dropped after each walk (a second walk
+    works), the plan_cache_mode it switches is restored, and the walk sees the transaction's own writes."""
+    monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
+    monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
+    ids, links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    with backend.transaction() as tx:
+        before = tx.execute("SHOW plan_cache_mode").fetchone()
+        assert backend.get_descendants(ids[:1]) == {ids[1]: 1, ids[2]: 2}
+        assert backend.get_ancestors(ids[2:]) == {ids[1]: 1, ids[0]: 2}
+        assert tx.execute("SHOW plan_cache_mode").fetchone() == before
+        backend.delete_nodes_and_connections([ids[2]])
+        assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
+    assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
+
+
+def test_traversal_terminates_on_cycles(backend: Backend, conn: psycopg.Connection, walk_path: str) -> None:
     # data -> calc -> data -> calc -> back to the first data: a directed cycle of provenance links.
     ids, _links = build(conn, ["data", "calc", "data", "calc"],
                        [(0, 1, "input_calc"), (1, 2, "create"), (2, 3, "input_calc"), (3, 0, "create")])
