@@ -208,7 +208,9 @@ def execute(
     statement = _statement(name, identifiers)
     started = time.perf_counter()
     try:
-        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or {}, prepare=prepare)
+        # No params, no placeholder parsing: a '%' in an identifier (a database named 'a%sb') or in a
+        # definition read from the catalog must reach the server unchanged.
+        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or None, prepare=prepare)
     except psycopg.Error as exc:
         raise convert(exc, name) from exc
     LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)

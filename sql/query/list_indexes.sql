@@ -9,5 +9,5 @@ JOIN pg_class AS c ON c.oid = i.indexrelid
 JOIN pg_class AS t ON t.oid = i.indrelid
 JOIN pg_namespace AS n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_indexes AS s ON s.indexrelid = c.oid
-WHERE n.nspname = current_schema() AND c.relname LIKE 'fastdos\_ix\_%%'
+WHERE n.nspname = current_schema() AND c.relname LIKE 'fastdos\_ix\_%'
 ORDER BY c.relname;
