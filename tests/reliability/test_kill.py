@@ -214,3 +214,27 @@ def test_kill_during_backup(profile: Profile, conn: psycopg.Connection, tmp_path
     with Backend(profile) as backend:
         for key, content in contents.items():
             assert backend.get_repository().get_object_content(key) == content
+
+
+SAMPLE_ARCHIVE = Path(__file__).parents[1] / "data" / "archives" / "sample.aiida"
+
+
+@pytest.mark.parametrize("stage", ["links", "repository"])
+def test_kill_during_archive_import(profile: Profile, conn: psycopg.Connection, stage: str) -> None:
+    worker = Worker("import_archive", profile, path=str(SAMPLE_ARCHIVE), stage=stage)
+    worker.expect("READY")
+    worker.kill()
+    _gone(conn, profile)
+    empty = conn.execute(COUNTS).fetchone()
+    assert empty == (0, 0, 0)
+    assert conn.execute("SELECT count(*) FROM db_dbuser").fetchone() == (0,)
+    assert_recovered(profile)  # a full maintenance: stale pack locks cleared, orphaned objects deleted
+    with Backend(profile) as backend:
+        repository = backend.get_repository()
+        assert list(repository.list_objects()) == []
+        assert repository.container.validate().is_valid()
+        from fastdos.importer import import_archive
+
+        report = import_archive(backend, SAMPLE_ARCHIVE)
+        assert backend.nodes.count() > 0 and report is not None
+        assert backend.get_unreferenced_keyset() == set()

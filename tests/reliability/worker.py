@@ -156,7 +156,21 @@ def delete_graph(backend: Backend, args: dict[str, Any]) -> None:
     say("DELETED", json.dumps(deleted))
 
 
+def import_archive(backend: Backend, args: dict[str, Any]) -> None:
+    """Archive import, stopping at the first progress report of stage ``stage`` with some work done."""
+    from fastdos.importer import import_archive as run
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == args["stage"] and (done > 0 or total == 0):
+            say("READY", stage, done, total)
+            hang()
+
+    run(backend, args["path"], progress=progress)
+    say("DONE")
+
+
 SCENARIOS = {
+    "import_archive": import_archive,
     "ingest_graph": ingest_graph,
     "delete_graph": delete_graph,
     "insert_iter": insert_iter,
