@@ -412,7 +412,7 @@ def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connect
     works), the plan_cache_mode it switches is restored, and the walk sees the transaction's own writes."""
     monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
     monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
-    ids, links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
     with backend.transaction() as tx:
         before = tx.execute("SHOW plan_cache_mode").fetchone()
         assert backend.get_descendants(ids[:1]) == {ids[1]: 1, ids[2]: 2}
