@@ -417,7 +417,7 @@ BAD_LINKS: dict[str, tuple[str, str]] = {
     "output kind": ("UPDATE db_dblink SET type = 'input_work' WHERE id = (SELECT min(id) FROM db_dblink"
                     " WHERE type = 'input_calc')", "output node is not a process.workflow"),
     "two creators": ("INSERT INTO db_dblink (id, input_id, output_id, label, type) SELECT 9999, input_id, output_id,"
-                     " 'again', 'create' FROM db_dblink WHERE type = 'create' LIMIT 1", "two incoming links of this type"),
+                     " 'again', 'create' FROM db_dblink WHERE type = 'create' LIMIT 1", "two incoming links"),
     "input label twice": ("INSERT INTO db_dblink (id, input_id, output_id, label, type) SELECT 9999, l.input_id,"
                           " (SELECT min(id) FROM db_dbnode WHERE node_type LIKE 'data.%' AND id NOT IN"
                           " (SELECT output_id FROM db_dblink WHERE type = 'return')), l.label, 'return'"
@@ -513,3 +513,43 @@ def test_import_inside_a_caller_transaction_rolls_back_with_it(
     with pytest.raises(Stop), backend.transaction():
         import_archive(backend, SAMPLE, import_group=False)
         raise Stop
+
+
+# --- load mode (archives larger than the target, under the exclusive lock) -------------------------------
+
+
+def schema_objects(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        " UNION ALL SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"
+    ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def test_load_mode_import_and_rollback(
+    backend: Backend, conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastdos import importer
+
+    monkeypatch.setattr(importer, "LOAD_MODE_MIN_NODES", 1)
+    schema = schema_objects(conn)
+    bad = with_sql(tmp_path, BAD_LINKS["two creators"][0])
+    with pytest.raises(ImportValidationError):
+        import_archive(backend, bad)
+    assert schema_objects(conn) == schema and set(counts(conn).values()) == {0}
+    report = import_archive(backend, SAMPLE)
+    assert report.load_mode and "constraints" in report.stages
+    assert counts(conn) == SAMPLE_COUNTS and schema_objects(conn) == schema
+    again = import_archive(backend, SAMPLE)  # the target is now as large as the archive: no load mode
+    assert not again.load_mode and again.stages["nodes"].existing == 375
+
+
+def test_no_load_mode_without_the_exclusive_lock(
+    backend: Backend, profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastdos import importer
+
+    monkeypatch.setattr(importer, "LOAD_MODE_MIN_NODES", 1)
+    with Backend(profile):
+        report = import_archive(backend, SAMPLE)
+    assert not report.load_mode and report.objects_mode == "loose"
