@@ -20,8 +20,10 @@ Run: ``.venv/bin/python -m pytest bench/test_graph.py --benchmark-enable --bench
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -31,6 +33,7 @@ from fastdos import rules
 from fastdos.backend import Backend
 from tests.conftest import PgServer
 from tests.test_graph import build
+from tests.test_graph_aiida import AIIDA_PYTHON, run_graph_op
 
 N = int(os.environ.get("FASTDOS_BENCH_N", "10000"))
 
@@ -55,6 +58,31 @@ def wide(conn: psycopg.Connection, n: int = N) -> tuple[list[int], list[int]]:
     ids, _ = build(conn, kinds, links)
     conn.execute("ANALYZE db_dbnode; ANALYZE db_dblink")
     return ids[1::4], ids[0::4]
+
+
+def random_dag(conn: psycopg.Connection, n: int = N, seed: int = 1) -> list[int]:
+    """A provenance DAG with shortcuts: each new data node is created by a recent calc (80 %) or any calc;
+    each calc takes 1-3 inputs from recent data (70 %) or any data. Nodes are reachable at many depths, the
+    case that made the old (id, depth) recursion explode."""
+    rng = random.Random(seed)
+    kinds: list[str] = []
+    links: list[tuple[int, int, str]] = []
+    data: list[int] = []
+    calcs: list[int] = []
+    for i in range(n):
+        if i < 10 or (calcs and rng.random() < 0.5):
+            kinds.append("data")
+            if calcs and i >= 10:
+                links.append((rng.choice(calcs[-50:]) if rng.random() < 0.8 else rng.choice(calcs), i, "create"))
+            data.append(i)
+        else:
+            kinds.append("calc")
+            for _ in range(rng.randint(1, 3)):
+                links.append((rng.choice(data[-30:]) if rng.random() < 0.7 else rng.choice(data), i, "input_calc"))
+            calcs.append(i)
+    ids, _ = build(conn, kinds, list(dict.fromkeys(links)))
+    conn.execute("ANALYZE db_dbnode; ANALYZE db_dblink")
+    return ids
 
 
 def clear(conn: psycopg.Connection) -> None:
@@ -92,13 +120,16 @@ def hop_by_hop_delete(conn: psycopg.Connection, start: list[int]) -> set[int]:
     return pks
 
 
-def hop_by_hop_descendants(conn: psycopg.Connection, start: list[int], types: tuple[str, ...]) -> dict[int, int]:
+def hop_by_hop_descendants(conn: psycopg.Connection, start: list[int], types: tuple[str, ...],
+                           up: bool = False) -> dict[int, int]:
+    """Breadth-first from the client, one query per level (``up``: ancestors)."""
+    query = ("SELECT DISTINCT input_id FROM db_dblink WHERE output_id = ANY(%s) AND type = ANY(%s)" if up else
+             "SELECT DISTINCT output_id FROM db_dblink WHERE input_id = ANY(%s) AND type = ANY(%s)")
     depth: dict[int, int] = {}
     frontier, level = list(start), 0
     while frontier:
         level += 1
-        rows = conn.execute("SELECT DISTINCT output_id FROM db_dblink WHERE input_id = ANY(%s) AND type = ANY(%s)",
-                            (frontier, list(types))).fetchall()
+        rows = conn.execute(query, (frontier, list(types))).fetchall()
         frontier = [r[0] for r in rows if r[0] not in depth]
         depth.update((i, level) for i in frontier)
     return depth
@@ -108,8 +139,10 @@ def hop_by_hop_descendants(conn: psycopg.Connection, start: list[int], types: tu
 
 
 def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method: str,
-                  setup: Callable[[], list[int]], expected: Callable[[list[int]], int]) -> None:
+                  setup: Callable[[], list[int]], expected: Callable[[list[int]], int], tmp_path: Path) -> None:
     state: dict[str, list[int]] = {}
+    if method == "aiida" and not AIIDA_PYTHON.exists():
+        pytest.skip(f"aiida-core reference venv missing ({AIIDA_PYTHON}); create it with tests/aiida/setup_env.sh")
 
     def prepare() -> None:
         clear(conn)
@@ -118,6 +151,13 @@ def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method:
     def run() -> set[int]:
         if method == "fastdos":
             return backend.delete_nodes(state["start"], dry_run=False)
+        if method == "aiida":
+            # The real aiida-core delete_nodes on the same database; the benchmark's time includes the
+            # interpreter start and profile load (~2-3 s), extra_info holds the delete_nodes call alone.
+            result = run_graph_op("delete", backend.profile, tmp_path, pks=state["start"], dry_run=False)
+            assert result["deleted"] is True
+            benchmark.extra_info["aiida_delete_nodes_s"] = result["seconds"]
+            return set(result["pks"])
         return hop_by_hop_delete(conn, state["start"])
 
     rounds = 3 if method == "fastdos" else 1
@@ -126,17 +166,20 @@ def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method:
     assert conn.execute("SELECT count(*) FROM db_dbnode").fetchone()[0] == N - len(result)  # type: ignore[index]
 
 
-@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop"])
-def test_delete_chain(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str) -> None:
+@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop", "aiida"])
+def test_delete_chain(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str,
+                      tmp_path: Path) -> None:
     benchmark.extra_info.update(nodes=N, graph="chain")
-    _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: chain(bench_conn)[:1], lambda _: N)
+    _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: chain(bench_conn)[:1], lambda _: N,
+                  tmp_path)
 
 
-@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop"])
-def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str) -> None:
+@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop", "aiida"])
+def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str,
+                     tmp_path: Path) -> None:
     benchmark.extra_info.update(nodes=N, graph="wide")
     _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: wide(bench_conn)[0],
-                  lambda start: 3 * len(start))
+                  lambda start: 3 * len(start), tmp_path)
 
 
 # --- ancestors / descendants ----------------------------------------------------------------------------------
@@ -181,17 +224,8 @@ def test_ancestors_chain_from_1000(benchmark, graphs: dict[str, object], method:
     if method == "recursive":
         result = benchmark(backend.get_ancestors, start, use_closure=False)
     else:
-        def run() -> dict[int, int]:
-            depth: dict[int, int] = {}
-            frontier, level = list(start), 0
-            while frontier:
-                level += 1
-                rows = conn.execute("SELECT DISTINCT input_id FROM db_dblink WHERE output_id = ANY(%s)"
-                                    " AND type = ANY(%s)", (frontier, list(rules.PROVENANCE_LINK_TYPES))).fetchall()
-                frontier = [r[0] for r in rows if r[0] not in depth]
-                depth.update((i, level) for i in frontier)
-            return depth
-        result = benchmark.pedantic(run, rounds=1, iterations=1)
+        result = benchmark.pedantic(hop_by_hop_descendants, args=(conn, start, rules.PROVENANCE_LINK_TYPES, True),
+                                    rounds=1, iterations=1)
     assert len(result) == N - 1 and result[ids[0]] == N - 1000
 
 
@@ -211,3 +245,40 @@ def test_wide_ancestors_descendants(benchmark, graphs: dict[str, object], method
             return backend.get_descendants(start, use_closure=method == "closure")
     result = benchmark(run)
     assert len(result) == 2 * len(start) and set(result.values()) == {1, 2}
+
+
+@pytest.fixture(scope="module")
+def dag(pg_server: PgServer, template_db: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Backend, psycopg.Connection, list[int]]]:
+    """The random provenance DAG (``random_dag``) in its own storage."""
+    storages = _storage(pg_server, template_db, tmp_path_factory.mktemp("dag"))
+    backend, conn = next(storages)
+    yield backend, conn, random_dag(conn)
+    storages.close()
+
+
+@pytest.mark.parametrize("direction", ["ancestors", "descendants"])
+@pytest.mark.parametrize("starts", [1, 1000])
+@pytest.mark.parametrize("method", ["recursive", "hop_by_hop"])
+def test_dag_ancestors_descendants(benchmark, dag: tuple[Backend, psycopg.Connection, list[int]], method: str,
+                                   starts: int, direction: str) -> None:
+    backend, conn, ids = dag
+    rng = random.Random(starts)
+    half = len(ids) // 2
+    # ancestors from the later half, descendants from the earlier half (one start: the last / first node)
+    if starts == 1:
+        start = [ids[-1]] if direction == "ancestors" else [ids[0]]
+    else:
+        start = rng.sample(ids[half:], starts) if direction == "ancestors" else rng.sample(ids[:half], starts)
+    up = direction == "ancestors"
+    if method == "hop_by_hop":
+        def run() -> dict[int, int]:
+            return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, up)
+    else:
+        walk = backend.get_ancestors if up else backend.get_descendants
+
+        def run() -> dict[int, int]:
+            return walk(start, use_closure=False)
+    result = benchmark(run)
+    assert result == hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, up)
+    assert result  # (the single start nodes reach tens to thousands of nodes, the 1000-start sets thousands)
