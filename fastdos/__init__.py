@@ -18,6 +18,7 @@ from .errors import (
     UnreachableStorage,
     ValidationError,
 )
+from .importer import import_archive
 from .migrator import Migrator
 from .profile import Profile, PsqlConfig, load_profile, save_profile
 from .repository import Repository
@@ -41,6 +42,7 @@ __all__ = [
     "StorageMigrationError",
     "UnreachableStorage",
     "ValidationError",
+    "import_archive",
     "load_profile",
     "save_profile",
 ]

@@ -26,18 +26,18 @@ def open_backend(profile_name: str | None, aiida_profile: str | None = None) -> 
 
 
 class PhaseBars:
-    """One click progress bar per phase, fed by ``progress(phase, done, total)`` with cumulative ``done``."""
+    """One click progress bar per stage, fed by ``progress(stage, done, total)`` with cumulative ``done``."""
 
     def __init__(self) -> None:
         self._phase: str | None = None
         self._bar: Any = None
         self._done = 0
 
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase != self._phase:
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._phase:
             self.close()
-            self._phase, self._done = phase, 0
-            self._bar = click.progressbar(length=max(total, 1), label=f"{phase:>12}", show_eta=True, show_pos=True)
+            self._phase, self._done = stage, 0
+            self._bar = click.progressbar(length=max(total, 1), label=f"{stage:>12}", show_eta=True, show_pos=True)
             self._bar.__enter__()
         self._bar.update(done - self._done)
         self._done = done
@@ -91,6 +91,42 @@ def generate(profile_name: str | None, nodes: int, seed: int, load_mode: bool) -
         finally:
             bars.close()
     click.echo(render({"ingest": report}))
+
+
+@main.command("import")
+@profile_option
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Do all the work and checks, then roll back; write no objects.")
+@click.option("--no-import-group", is_flag=True, help="Do not create the `core.import` group of imported nodes.")
+@click.option("--group", "group_label", default=None, help="Add the imported nodes to this group (created if new).")
+@click.option("--include-authinfos", is_flag=True, help="Also import authinfos.")
+def import_(
+    profile_name: str | None,
+    archive: str,
+    dry_run: bool,
+    no_import_group: bool,
+    group_label: str | None,
+    include_authinfos: bool,
+) -> None:
+    """Import an AiiDA archive (.aiida, version main_0001) in one transaction, at COPY speed."""
+    from .importer import import_archive
+
+    with open_backend(profile_name) as storage:
+        bars = PhaseBars()
+        try:
+            report = import_archive(
+                storage,
+                archive,
+                import_group=not no_import_group,
+                group_label=group_label,
+                include_authinfos=include_authinfos,
+                dry_run=dry_run,
+                progress=bars,
+            )
+        finally:
+            bars.close()
+    for line in report.lines():
+        click.echo(line)
 
 
 # --- graph -------------------------------------------------------------------------------------------------

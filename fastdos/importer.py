@@ -46,7 +46,7 @@ from psycopg import sql
 from . import db
 from .archive import ArchiveReader, ImportUniquenessError, ImportValidationError
 from .errors import LockingProfileError, ValidationError
-from .ingest import _LoadMode, copy_batch
+from .ingest import LoadMode, copy_batch
 from .migrator import now as local_now
 from .rows import ENTITIES, EntityTypes
 from .rules import LINK_TYPES
@@ -343,7 +343,7 @@ class _Import:
         self.group_labels: set[str] = set()  # labels this import gave to new groups
         self.exclusive = False
         self.target_has_nodes = True
-        self.loaders: list[_LoadMode] = []
+        self.loaders: list[LoadMode] = []
 
     def start_load_mode(self) -> None:
         """Drop plain indexes and foreign keys of the big tables when the archive is at least as large as
@@ -363,7 +363,7 @@ class _Import:
         if not self.exclusive or nodes < LOAD_MODE_MIN_NODES or present >= nodes:
             return
         for entity_type in LOAD_MODE_TABLES:
-            loader = _LoadMode(self.conn, ENTITIES[entity_type])
+            loader = LoadMode(self.conn, ENTITIES[entity_type])
             loader.drop()
             self.loaders.append(loader)
         self.report.load_mode = True

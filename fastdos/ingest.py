@@ -68,7 +68,7 @@ def copy_batch(conn: db.Connection, spec: Entity, prepared: Sequence[tuple[Any, 
     return ids
 
 
-class _LoadMode:
+class LoadMode:
     """Drops a table's plain indexes and foreign keys for a load and restores them from the catalog.
 
     Definitions are read with ``pg_get_indexdef``/``pg_get_constraintdef`` at run time (legacy databases
@@ -159,7 +159,7 @@ class IngestMixin:
             raise ValidationError(f"batch_size must be positive, got {batch_size}")
         done = 0
         with self.transaction() as conn:
-            loader = _LoadMode(conn, spec) if load_mode else None
+            loader = LoadMode(conn, spec) if load_mode else None
             if loader is not None:
                 loader.drop()
             iterator = iter(rows)

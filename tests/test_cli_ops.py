@@ -131,3 +131,23 @@ def test_closure_commands(saved: Profile) -> None:
     assert "current: False" in invoke("closure", "status", "--profile", "test").output
     assert invoke("closure", "refresh", "--profile", "test").exit_code == 0
     assert "current: True" in invoke("closure", "status", "--profile", "test").output
+
+
+SAMPLE = Path(__file__).parent / "data" / "archives" / "sample.aiida"
+
+
+def test_import_command(saved: Profile, tmp_path: Path) -> None:
+    dry = invoke("import", "--profile", "test", str(SAMPLE), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert node_count(saved) == 0
+    result = invoke("import", "--profile", "test", str(SAMPLE), "--group", "mine")
+    assert result.exit_code == 0, result.output
+    assert node_count(saved) == 375
+    with psycopg.connect(saved.conninfo()) as conn:
+        labels = {r[0] for r in conn.execute("SELECT label FROM db_dbgroup")}
+    assert "mine" in labels
+    not_zip = tmp_path / "bad.aiida"
+    not_zip.write_bytes(b"this is not a zip file")
+    bad = invoke("import", "--profile", "test", str(not_zip))
+    assert bad.exit_code != 0 and "zip" in bad.output.lower()
+    assert node_count(saved) == 375
