@@ -78,10 +78,30 @@ class Params:
         self.values: dict[str, Any] = {}
 
     def add(self, value: Any) -> sql.Placeholder:
-        """Store ``value`` under a fresh name and return its placeholder."""
+        """Store ``value`` under a fresh name and return its placeholder; text PostgreSQL cannot take is refused."""
+        _check_text(getattr(value, "obj", value))  # Jsonb wraps its value in .obj
         name = f"p{len(self.values)}"
         self.values[name] = value
         return sql.Placeholder(name)
+
+
+def _check_text(value: Any) -> None:
+    """NUL and lone surrogates cannot be sent as text: a ValidationError before SQL, not a driver error."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(f"filter value or key {value!r:.80} contains the NUL character (cannot be stored)")
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ValidationError(f"filter value or key {value!r:.80} is not UTF-8 (lone surrogate)") from None
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
 
 
 def split_path(entity: Entity, path: str) -> tuple[str, list[str]]:
