@@ -103,8 +103,18 @@ def maintain(backend: Backend, args: dict[str, Any]) -> None:
 
 
 def backup(backend: Backend, args: dict[str, Any]) -> None:
-    """A backup; the parent kills the process group at a point it chooses."""
-    say("READY")
+    """A backup that waits to be killed after the database dump, or after the first container folder copied."""
+    from fastdos import backup as module
+
+    patched = "_dump_database" if args["stop"] == "after_dump" else "_copy_tree"
+    original = getattr(module, patched)
+
+    def stop_after(*a: Any, **kw: Any) -> Any:
+        original(*a, **kw)
+        say("READY", patched)
+        hang()
+
+    setattr(module, patched, stop_after)
     backend.backup(args["dest"], rsync=args.get("rsync"))
     say("DONE")
 
