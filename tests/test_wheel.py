@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,8 +35,16 @@ SCRIPT = textwrap.dedent(
 @pytest.mark.slow
 def test_wheel_installs_and_initialises(tmp_path: Path, pg_server: PgServer, empty_db: str) -> None:
     dist = tmp_path / "dist"
+    # Build from a copy of the sources: setuptools reuses an in-tree build/ folder, which can hold files
+    # since deleted from the tree.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("fastdos", "sql", "migrations"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
         check=True,
         capture_output=True,
     )
