@@ -20,7 +20,6 @@ Operations:
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ops import make_profile  # tests/aiida/ops.py, beside this file
+from ops import make_profile, run  # tests/aiida/ops.py, beside this file
 
 
 def _loaded(args: dict[str, Any]) -> Any:
@@ -99,16 +98,7 @@ OPERATIONS = {"delete": op_delete, "descendants": op_descendants, "validate": op
 
 
 def main(argv: list[str]) -> int:
-    from aiida.common.exceptions import AiidaException
-
-    args = json.loads(sys.stdin.read() if argv[1:] == ["-"] else argv[1])
-    try:
-        result = OPERATIONS[args["op"]](args)
-    except AiidaException as exc:
-        print("RESULT:" + json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
-        return 3
-    print("RESULT:" + json.dumps(result, default=str, sort_keys=True))
-    return 0
+    return run(OPERATIONS, argv)
 
 
 if __name__ == "__main__":

@@ -247,17 +247,26 @@ OPERATIONS = {
 }
 
 
-def main(argv: list[str]) -> int:
+def run(operations: dict[str, Any], argv: list[str]) -> int:
+    """Read the JSON arguments (argv[1], or stdin with "-"), run ``operations[args["op"]]``, print the result.
+
+    An aiida error becomes ``{"error": {"type", "message"}}`` with exit code 3. Shared by the other scripts
+    of this folder (graph_ops.py).
+    """
     from aiida.common.exceptions import AiidaException
 
     args = json.loads(sys.stdin.read() if argv[1:] == ["-"] else argv[1])
     try:
-        result = OPERATIONS[args["op"]](args)
+        result = operations[args["op"]](args)
     except AiidaException as exc:
         print("RESULT:" + json.dumps({"error": {"type": type(exc).__name__, "message": str(exc)}}))
         return 3
     print("RESULT:" + json.dumps(result, default=_JSON_DEFAULT, sort_keys=True))
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return run(OPERATIONS, argv)
 
 
 if __name__ == "__main__":
