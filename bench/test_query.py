@@ -7,12 +7,20 @@ indexes are installed. Each case runs twice in the same session: ``fastdos`` (th
 (the statement aiida-core 2.9.4 generates for the same query, written out by hand: every attribute filter in
 ``CASE WHEN jsonb_typeof(...) = '<type>' THEN ... ELSE false END``, descendants through a UNION ALL CTE).
 Both sides must return the same rows.
+
+A third figure, aiida-core's QueryBuilder itself (``.venv-aiida``, tests/aiida/qb_compare.py in timing mode,
+best of ``AIIDA_QB_ROUNDS`` runs, Python overhead included), goes into the ``extra_info`` of the fastdos
+benchmark of each case as ``aiida_qb_ms`` (or ``aiida_qb_skipped`` with the reason when the venv is missing).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,6 +28,12 @@ import pytest
 
 from fastdos.backend import Backend
 from fastdos.query import install_process_indexes
+from tests.test_aiida_interop import aiida_storage_config
+
+ROOT = Path(__file__).resolve().parent.parent
+AIIDA_PYTHON = ROOT / ".venv-aiida" / "bin" / "python"
+AIIDA_QB_SCRIPT = ROOT / "tests" / "aiida" / "qb_compare.py"
+AIIDA_QB_ROUNDS = 3
 
 LARGE = os.environ.get("FASTDOS_BENCH_LARGE") == "1"
 N_NODES = int(os.environ.get("FASTDOS_BENCH_QUERY_NODES", 10**6 if LARGE else 10**5))
@@ -138,13 +152,66 @@ def cases(starts: list[int]) -> dict[str, tuple[Callable[[Backend], Any], str, d
     }
 
 
+def aiida_queries(starts: list[int]) -> dict[str, dict[str, Any]]:
+    """The four cases in tests/aiida/qb_compare.py's query format (timing mode)."""
+    calc = {"entity": CALC, "tag": "c"}
+    return {
+        "attribute": {"vertices": [{**calc, "filters": {"attributes.process_state": "excepted"}, "project": "id"}]},
+        "attribute_type_label": {
+            "vertices": [
+                {**calc, "filters": {"attributes.process_state": "excepted", "label": "label1"}, "project": "id"}
+            ]
+        },
+        "count": {"vertices": [{**calc, "filters": {"attributes.exit_status": {">": 0}}}], "count": True},
+        "descendants_1000": {
+            "vertices": [
+                {"entity": "node", "tag": "s", "filters": {"id": {"in": starts}}},
+                {"entity": "node", "tag": "d", "rel": ["with_ancestors", "s"], "project": "id"},
+            ]
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def aiida_qb(qstore: tuple[Backend, psycopg.Connection, list[int]]) -> dict[str, Any]:
+    """aiida-core's QueryBuilder on the same database: case -> {"result", "seconds"}, or {"skipped": reason}."""
+    if not AIIDA_PYTHON.exists():
+        return {"skipped": f"aiida-core reference venv missing ({AIIDA_PYTHON}); run tests/aiida/setup_env.sh"}
+    backend, _conn, starts = qstore
+    queries = aiida_queries(starts)
+    config, extra_env = aiida_storage_config(backend.profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    with tempfile.TemporaryDirectory(prefix="fastdos-aiida-home-") as home:
+        env.update(extra_env, AIIDA_PATH=home, PYTHONWARNINGS="ignore")
+        proc = subprocess.run(
+            [str(AIIDA_PYTHON), str(AIIDA_QB_SCRIPT), "-"],
+            input=json.dumps(
+                {"storage": config, "queries": list(queries.values()), "timing": True, "rounds": AIIDA_QB_ROUNDS}
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+    lines = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
+    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
+    return dict(zip(queries, json.loads(lines[-1])["results"], strict=True))
+
+
 def normal(result: Any) -> Any:
     return result if isinstance(result, int) else sorted(result)
 
 
 @pytest.mark.parametrize("side", ["fastdos", "aiida"])
 @pytest.mark.parametrize("case", ["attribute", "attribute_type_label", "count", "descendants_1000"])
-def test_query(benchmark: Any, qstore: tuple[Backend, psycopg.Connection, list[int]], case: str, side: str) -> None:
+def test_query(
+    benchmark: Any,
+    qstore: tuple[Backend, psycopg.Connection, list[int]],
+    aiida_qb: dict[str, Any],
+    case: str,
+    side: str,
+) -> None:
     backend, conn, starts = qstore
     run_fastdos, aiida_sql, params = cases(starts)[case]
 
@@ -158,3 +225,10 @@ def test_query(benchmark: Any, qstore: tuple[Backend, psycopg.Connection, list[i
     )
     assert normal(result) == expected
     assert expected  # every case matches something
+    if side == "fastdos":
+        if "skipped" in aiida_qb:
+            benchmark.extra_info["aiida_qb_skipped"] = aiida_qb["skipped"]
+        else:
+            assert normal(aiida_qb[case]["result"]) == expected  # aiida's QueryBuilder agrees
+            benchmark.extra_info["aiida_qb_ms"] = round(aiida_qb[case]["seconds"] * 1e3, 2)
+            benchmark.extra_info["aiida_qb_rounds"] = AIIDA_QB_ROUNDS
