@@ -21,7 +21,7 @@ from .graph import GraphMixin
 from .ingest import IngestMixin
 from .locking import ProfileAccess
 from .maintenance import MaintenanceMixin
-from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, now
+from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, ensure_database, now
 from .profile import Profile
 from .query import QueryMixin
 from .repository import Repository
@@ -92,8 +92,14 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
 
     @classmethod
     def initialise(cls, profile: Profile, reset: bool = False) -> bool:
-        """Initialise the storage if needed and migrate it to head; True when something was created."""
+        """Initialise the storage if needed and migrate it to head; True when something was created.
+
+        For an embedded profile the cluster is started and its database created first (fastdos owns that
+        server); on an external server the database must exist (``fastdos init`` creates it when allowed).
+        """
         ensure_server(profile)
+        if profile.embedded is not None:
+            ensure_database(profile)
         with Migrator(profile) as migrator:
             return migrator.initialise(reset=reset)
 

@@ -139,3 +139,17 @@ def test_default_embedded_profile(embedded_home: Path) -> None:
     # Opening the storage starts the stopped cluster again.
     result = invoke("version")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_quick_start_api(embedded_home: Path) -> None:
+    """The README's quick start on a fresh FASTDOS_HOME: no database, no server yet."""
+    from fastdos import Backend, load_profile
+
+    profile = load_profile()
+    assert Backend.initialise(profile) is True
+    with Backend(profile) as storage:
+        storage.set_global_variable("my|key", {"any": "json"})
+        assert storage.get_info(detailed=True)["entities"]["Nodes"]["count"] == 0
+        assert storage.get_global_variable("my|key") == {"any": "json"}
+    assert Backend.initialise(profile) is False
