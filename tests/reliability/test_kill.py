@@ -219,8 +219,9 @@ SAMPLE_ARCHIVE = Path(__file__).parents[1] / "data" / "archives" / "sample.aiida
 
 
 @pytest.mark.parametrize("stage", ["links", "repository"])
-def test_kill_during_archive_import(profile: Profile, conn: psycopg.Connection, stage: str) -> None:
-    worker = Worker("import_archive", profile, path=str(SAMPLE_ARCHIVE), stage=stage)
+def test_kill_during_archive_import(profile: Profile, conn: psycopg.Connection, stage: str, tmp_path: Path) -> None:
+    # The killed importer cannot remove its temporary SQLite copy: keep it inside this test's folder.
+    worker = Worker("import_archive", profile, path=str(SAMPLE_ARCHIVE), stage=stage, tmpdir=str(tmp_path))
     worker.expect("READY")
     worker.kill()
     _gone(conn, profile)

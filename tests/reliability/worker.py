@@ -175,7 +175,7 @@ def import_archive(backend: Backend, args: dict[str, Any]) -> None:
             say("READY", stage, done, total)
             hang()
 
-    run(backend, args["path"], progress=progress)
+    run(backend, args["path"], progress=progress, tmpdir=args.get("tmpdir"))
     say("DONE")
 
 
