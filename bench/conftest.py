@@ -14,11 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from fastdos.backend import Backend
-from fastdos.migrator import REPOSITORY_UUID_KEY, Migrator
-from fastdos.repository import Repository
 from tests.conftest import (  # noqa: F401  (fixtures re-exported to every bench module)
     PgServer,
     backend,
@@ -27,6 +24,7 @@ from tests.conftest import (  # noqa: F401  (fixtures re-exported to every bench
     db_name,
     drop_database,
     empty_db,
+    link_new_container,
     make_profile,
     pg_server,
     profile,
@@ -56,13 +54,7 @@ def bench_user(bench_conn: psycopg.Connection) -> int:
 def _storage(pg_server: PgServer, template_db: str, root: Path) -> Iterator[tuple[Backend, psycopg.Connection]]:  # noqa: F811
     name = f"fastdos_bench_{uuid.uuid4().hex[:8]}"
     create_database(pg_server, name, template=template_db)
-    prof = make_profile(pg_server, name, root / "repo")
-    with Migrator(prof) as migrator:
-        migrator.initialise_repository()
-    repo = Repository(prof.container_path)
-    with psycopg.connect(prof.conninfo(), autocommit=True) as direct:
-        direct.execute("UPDATE db_dbsetting SET val = %s WHERE key = %s", (Jsonb(repo.uuid), REPOSITORY_UUID_KEY))
-    repo.close()
+    prof = link_new_container(make_profile(pg_server, name, root / "repo"))
     try:
         with Backend(prof) as storage, psycopg.connect(prof.conninfo(), autocommit=True) as direct:
             yield storage, direct

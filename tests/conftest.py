@@ -127,19 +127,21 @@ def empty_db(pg_server: PgServer) -> Iterator[str]:
     drop_database(pg_server, name)
 
 
+def link_new_container(prof: Profile) -> Profile:
+    """Give a clone of the template its own new container and point its repository|uuid at it."""
+    with Migrator(prof) as migrator:
+        migrator.initialise_repository()
+    repo = Repository(prof.container_path)
+    with psycopg.connect(prof.conninfo(), autocommit=True) as conn:
+        conn.execute("UPDATE db_dbsetting SET val = %s WHERE key = %s", (Jsonb(repo.uuid), REPOSITORY_UUID_KEY))
+    repo.close()
+    return prof
+
+
 @pytest.fixture
 def profile(pg_server: PgServer, db_name: str, tmp_path: Path) -> Profile:
     """An initialised storage: a template clone plus its own new container, linked by repository|uuid."""
-    prof = make_profile(pg_server, db_name, tmp_path / "repo")
-    with Migrator(prof) as migrator:
-        migrator.initialise_repository()
-        repo = Repository(prof.container_path)
-        with psycopg.connect(prof.conninfo(), autocommit=True) as conn:
-            conn.execute(
-                "UPDATE db_dbsetting SET val = %s WHERE key = %s", (Jsonb(repo.uuid), REPOSITORY_UUID_KEY)
-            )
-        repo.close()
-    return prof
+    return link_new_container(make_profile(pg_server, db_name, tmp_path / "repo"))
 
 
 @pytest.fixture

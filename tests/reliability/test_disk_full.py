@@ -11,13 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from fastdos.backend import Backend
-from fastdos.migrator import REPOSITORY_UUID_KEY, Migrator
 from fastdos.profile import Profile
-from fastdos.repository import Repository
-from tests.conftest import PgServer, make_profile
+from tests.conftest import PgServer, link_new_container, make_profile
 from tests.helpers import insert_user
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
@@ -36,14 +33,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.fixture
 def full_profile(pg_server: PgServer, db_name: str, small_disk: Path) -> Profile:
-    prof = make_profile(pg_server, db_name, small_disk / "repo")
-    with Migrator(prof) as migrator:
-        migrator.initialise_repository()
-    repo = Repository(prof.container_path)
-    with psycopg.connect(prof.conninfo(), autocommit=True) as conn:
-        conn.execute("UPDATE db_dbsetting SET val = %s WHERE key = %s", (Jsonb(repo.uuid), REPOSITORY_UUID_KEY))
-    repo.close()
-    return prof
+    return link_new_container(make_profile(pg_server, db_name, small_disk / "repo"))
 
 
 SNAPSHOT = (
