@@ -15,9 +15,7 @@ benchmark of each case as ``aiida_qb_ms`` (or ``aiida_qb_skipped`` with the reas
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +26,7 @@ import pytest
 
 from fastdos.backend import Backend
 from fastdos.query import install_process_indexes
-from tests.test_aiida_interop import aiida_storage_config
+from tests.test_aiida_interop import run_aiida_script
 
 ROOT = Path(__file__).resolve().parent.parent
 AIIDA_PYTHON = ROOT / ".venv-aiida" / "bin" / "python"
@@ -179,24 +177,11 @@ def aiida_qb(qstore: tuple[Backend, psycopg.Connection, list[int]]) -> dict[str,
         return {"skipped": f"aiida-core reference venv missing ({AIIDA_PYTHON}); run tests/aiida/setup_env.sh"}
     backend, _conn, starts = qstore
     queries = aiida_queries(starts)
-    config, extra_env = aiida_storage_config(backend.profile)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    payload = {"queries": list(queries.values()), "timing": True, "rounds": AIIDA_QB_ROUNDS}
     with tempfile.TemporaryDirectory(prefix="fastdos-aiida-home-") as home:
-        env.update(extra_env, AIIDA_PATH=home, PYTHONWARNINGS="ignore")
-        proc = subprocess.run(
-            [str(AIIDA_PYTHON), str(AIIDA_QB_SCRIPT), "-"],
-            input=json.dumps(
-                {"storage": config, "queries": list(queries.values()), "timing": True, "rounds": AIIDA_QB_ROUNDS}
-            ),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-    lines = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
-    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
-    return dict(zip(queries, json.loads(lines[-1])["results"], strict=True))
+        run = run_aiida_script(AIIDA_QB_SCRIPT, payload, backend.profile, Path(home), timeout=1800)
+    assert run.returncode == 0 and run.result is not None, run.stderr[-4000:]
+    return dict(zip(queries, run.result["results"], strict=True))
 
 
 def normal(result: Any) -> Any:

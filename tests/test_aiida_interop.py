@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,36 +71,57 @@ def aiida_storage_config(profile: Profile) -> tuple[dict[str, Any], dict[str, st
     return config, env
 
 
+@dataclass(frozen=True)
+class ScriptRun:
+    """One run of a script in the aiida venv: exit code, its last ``RESULT:`` JSON (None if none), output."""
+
+    returncode: int
+    result: Any
+    stdout: str
+    stderr: str
+
+
+def run_aiida_script(
+    script: Path, payload: dict[str, Any], profile: Profile, home: Path, *, timeout: float
+) -> ScriptRun:
+    """Run ``script`` in ``.venv-aiida`` on ``profile``'s storage with ``payload`` (plus ``storage``) on stdin.
+
+    The environment carries no inherited libpq variables: the storage config alone (plus ``PGHOST`` for a
+    socket directory) says where to go; ``home`` becomes ``AIIDA_PATH`` so nothing lands in ``~/.aiida``.
+    """
+    config, extra_env = aiida_storage_config(profile)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    home.mkdir(parents=True, exist_ok=True)
+    env.update(extra_env, AIIDA_PATH=str(home), PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [str(AIIDA_PYTHON), str(script), "-"],
+        input=json.dumps({**payload, "storage": config}),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    results = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
+    return ScriptRun(proc.returncode, json.loads(results[-1]) if results else None, proc.stdout, proc.stderr)
+
+
 def run_aiida(op: str, profile: Profile, tmp_path: Path, *, expect_error: bool = False, **extra: Any) -> Any:
     """Run ``tests/aiida/ops.py`` operation ``op`` on ``profile``'s storage and return its JSON result.
 
     With ``expect_error`` the operation must fail with an aiida exception, whose ``{"type", "message"}``
     is returned.
     """
-    config, extra_env = aiida_storage_config(profile)
-    # No inherited libpq variables: the storage config alone (plus PGHOST for sockets) says where to go.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    aiida_home = tmp_path / "aiida-home"
-    aiida_home.mkdir(exist_ok=True)
-    env.update(extra_env, AIIDA_PATH=str(aiida_home), PYTHONWARNINGS="ignore")
-    payload = json.dumps({"op": op, "name": profile.name, "storage": config, **extra})
-    proc = subprocess.run(
-        [str(AIIDA_PYTHON), str(OPS), "-"],
-        input=payload,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=OPS_TIMEOUT,
-        check=False,
+    run = run_aiida_script(
+        OPS, {"op": op, "name": profile.name, **extra}, profile, tmp_path / "aiida-home", timeout=OPS_TIMEOUT
     )
-    results = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
-    if proc.returncode not in (0, 3) or not results:
-        pytest.fail(f"aiida op {op!r} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-6000:]}")
-    result = json.loads(results[-1])
+    if run.returncode not in (0, 3) or run.result is None:
+        pytest.fail(f"aiida op {op!r} failed (exit {run.returncode}):\n{run.stdout[-2000:]}\n{run.stderr[-6000:]}")
+    result = run.result
     if expect_error:
-        assert proc.returncode == 3, f"aiida accepted what it should reject: {result}"
+        assert run.returncode == 3, f"aiida accepted what it should reject: {result}"
         return result["error"]
-    if proc.returncode != 0:
+    if run.returncode != 0:
         pytest.fail(f"aiida op {op!r} raised {result['error']}")
     return result
 

@@ -13,10 +13,7 @@ tests/test_aiida_interop.py for the storage-config translation).
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +23,7 @@ import pytest
 from fastdos import rules
 from fastdos.backend import Backend
 from fastdos.profile import Profile
-from tests.test_aiida_interop import aiida_storage_config
+from tests.test_aiida_interop import run_aiida_script
 from tests.test_graph import build, random_provenance, reference_bfs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,19 +44,13 @@ TOGGLES = ("create_forward", "call_calc_forward", "call_work_forward")
 
 def run_graph_op(op: str, profile: Profile, tmp_path: Path, **extra: Any) -> dict[str, Any]:
     """Run ``tests/aiida/graph_ops.py`` operation ``op`` on ``profile``'s storage; its JSON result."""
-    config, extra_env = aiida_storage_config(profile)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    home = tmp_path / "aiida-home"
-    home.mkdir(exist_ok=True)
-    env.update(extra_env, AIIDA_PATH=str(home), PYTHONWARNINGS="ignore")
-    payload = json.dumps({"op": op, "name": profile.name, "storage": config, **extra})
-    proc = subprocess.run([str(AIIDA_PYTHON), str(SCRIPT), "-"], input=payload, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False)
-    results = [line[len("RESULT:"):] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
-    if proc.returncode != 0 or not results:
-        pytest.fail(f"aiida graph op {op!r} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n"
-                    f"{proc.stderr[-6000:]}")
-    result: dict[str, Any] = json.loads(results[-1])
+    run = run_aiida_script(
+        SCRIPT, {"op": op, "name": profile.name, **extra}, profile, tmp_path / "aiida-home", timeout=TIMEOUT
+    )
+    if run.returncode != 0 or run.result is None:
+        pytest.fail(f"aiida graph op {op!r} failed (exit {run.returncode}):\n{run.stdout[-2000:]}\n"
+                    f"{run.stderr[-6000:]}")
+    result: dict[str, Any] = run.result
     return result
 
 

@@ -9,9 +9,7 @@ aiida rejects must be rejected by fastdos too.
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from fastdos.backend import Backend
 from fastdos.errors import FastdosError
-from tests.test_aiida_interop import aiida_storage_config
+from tests.test_aiida_interop import run_aiida_script
 
 ROOT = Path(__file__).resolve().parent.parent
 AIIDA_PYTHON = ROOT / ".venv-aiida" / "bin" / "python"
@@ -237,22 +235,9 @@ def test_generated_queries_match_aiida(backend: Backend, conn: psycopg.Connectio
     rng = random.Random(20240501)
     seed_graph(conn, rng)
     queries = [random_query(rng) for _ in range(N_QUERIES)]
-    config, extra_env = aiida_storage_config(backend.profile)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    (tmp_path / "aiida-home").mkdir()
-    env.update(extra_env, AIIDA_PATH=str(tmp_path / "aiida-home"), PYTHONWARNINGS="ignore")
-    proc = subprocess.run(
-        [str(AIIDA_PYTHON), str(SCRIPT), "-"],
-        input=json.dumps({"storage": config, "queries": queries}),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    lines = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
-    assert proc.returncode == 0 and lines, proc.stderr[-4000:]
-    expected = json.loads(lines[-1])["results"]
+    run = run_aiida_script(SCRIPT, {"queries": queries}, backend.profile, tmp_path / "aiida-home", timeout=600)
+    assert run.returncode == 0 and run.result is not None, run.stderr[-4000:]
+    expected = run.result["results"]
     mismatches = []
     nonempty = errors = 0
     for query, want in zip(queries, expected, strict=True):

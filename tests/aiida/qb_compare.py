@@ -55,18 +55,7 @@ def main() -> int:
         return 0
     for query in args["queries"]:
         try:
-            qb = orm.QueryBuilder(backend=storage)
-            for vertex in query["vertices"]:
-                kwargs: dict[str, Any] = {"tag": vertex["tag"], "filters": vertex.get("filters") or {}}
-                if vertex.get("rel"):
-                    kwargs[vertex["rel"][0]] = vertex["rel"][1]
-                if vertex.get("edge_filters"):
-                    kwargs["edge_filters"] = vertex["edge_filters"]
-                entity = vertex["entity"]
-                if entity in classes:
-                    qb.append(classes[entity], subclassing=vertex.get("subclassing", True), **kwargs)
-                else:
-                    qb.append(entity_type=entity, subclassing=vertex.get("subclassing", True), **kwargs)
+            qb = _build(orm, classes, storage, query)
             tag, prop = query["project"]
             qb.add_projection(tag, prop)
             results.append(sorted({row[0] for row in qb.iterall()}, key=repr))
@@ -78,12 +67,15 @@ def main() -> int:
 
 
 def _build(orm: Any, classes: dict[str, Any], storage: Any, query: dict[str, Any]) -> Any:
-    """The QueryBuilder of a timing query (the projection given per vertex as ``"project"``)."""
+    """The QueryBuilder of ``query``: its vertices with filters, relationship, edge filters and, for timing
+    queries, a per-vertex ``"project"`` (comparison queries add their one projection afterwards)."""
     qb = orm.QueryBuilder(backend=storage)
     for vertex in query["vertices"]:
         kwargs: dict[str, Any] = {"tag": vertex["tag"], "filters": vertex.get("filters") or {}}
         if vertex.get("rel"):
             kwargs[vertex["rel"][0]] = vertex["rel"][1]
+        if vertex.get("edge_filters"):
+            kwargs["edge_filters"] = vertex["edge_filters"]
         if vertex.get("project"):
             kwargs["project"] = vertex["project"]
         entity = vertex["entity"]
