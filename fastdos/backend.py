@@ -16,12 +16,13 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from . import db
+from .clock import now
 from .errors import ClosedStorage
 from .graph import GraphMixin
 from .ingest import IngestMixin
 from .locking import ProfileAccess
 from .maintenance import MaintenanceMixin
-from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, ensure_database, now
+from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, ensure_database
 from .profile import Profile
 from .query import QueryMixin
 from .repository import Repository

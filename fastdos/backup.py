@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import db
-from .errors import CorruptStorage, StorageBackupError, UnreachableStorage, scrub
+from .errors import CorruptStorage, StorageBackupError, scrub
 from .locking import ACCESS_FOLDER, exclusive_lock
 from .profile import Profile
 from .repository import Repository
@@ -266,11 +265,8 @@ def _prune(folder: Path, keep: int | None) -> list[Path]:
 
 
 def _server_version(profile: Profile) -> tuple[int, int]:
-    try:
-        with psycopg.connect(profile.conninfo(), autocommit=True, connect_timeout=10) as conn:
-            number = int(db.scalar(conn, "maintenance/server_version"))
-    except psycopg.Error as exc:
-        raise UnreachableStorage(f"Could not connect to database: {scrub(str(exc).strip(), profile.password)}") from exc
+    with db.connect(profile.conninfo(), password=profile.password) as conn:
+        number = int(db.scalar(conn, "maintenance/server_version"))
     return number // 10000, number
 
 
@@ -474,12 +470,9 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
                 f"empty (found {', '.join(leftovers[:5])}); restore only into an empty profile"
             )
     ensure_database(profile)
-    try:
-        with psycopg.connect(profile.conninfo(), autocommit=True, connect_timeout=10) as conn:
-            relations = int(db.scalar(conn, "maintenance/relation_count"))
-            server_major = int(db.scalar(conn, "maintenance/server_version")) // 10000
-    except psycopg.Error as exc:
-        raise UnreachableStorage(f"Could not connect to database: {scrub(str(exc).strip(), profile.password)}") from exc
+    with db.connect(profile.conninfo(), password=profile.password) as conn:
+        relations = int(db.scalar(conn, "maintenance/relation_count"))
+        server_major = int(db.scalar(conn, "maintenance/server_version")) // 10000
     if relations:
         raise StorageBackupError(
             f"cannot restore into profile `{profile.name}`: its database "

@@ -111,7 +111,7 @@ class Database:
         if conn is not None:
             self._local.depth += 1
             try:
-                with _converted("transaction/savepoint", self._password), conn.transaction():
+                with savepoint(conn, "transaction/savepoint", self._password):
                     yield conn
             finally:
                 self._local.depth -= 1
@@ -175,15 +175,31 @@ def _converted(name: str, password: str | None = None) -> Iterator[None]:
         raise convert(exc, name, password) from exc
 
 
-def probe(conninfo: str, *, password: str | None = None, connect_timeout: int = 10) -> None:
-    """Open and close one connection; ``UnreachableStorage`` with the server's reason on failure."""
+@contextmanager
+def savepoint(conn: Connection, name: str, password: str | None = None) -> Iterator[Connection]:
+    """A savepoint on a connection already inside a transaction (a transaction on an idle one)."""
+    with _converted(name, password), conn.transaction():
+        yield conn
+
+
+def connect(
+    conninfo: str, *, password: str | None = None, connect_timeout: int = 10, autocommit: bool = True, **kwargs: Any
+) -> Connection:
+    """Open one connection: the only place fastdos calls ``psycopg.connect`` (the pool opens its own).
+
+    :raises UnreachableStorage: with the server's reason, the password masked.
+    """
     try:
-        with psycopg.connect(conninfo, connect_timeout=connect_timeout, autocommit=True):
-            pass
+        return psycopg.connect(conninfo, connect_timeout=connect_timeout, autocommit=autocommit, **kwargs)
     except psycopg.Error as exc:
         raise UnreachableStorage(
             f"Could not connect to database: {scrub(str(exc).strip(), password)}"
         ) from exc
+
+
+def probe(conninfo: str, *, password: str | None = None, connect_timeout: int = 10) -> None:
+    """Open and close one connection; ``UnreachableStorage`` with the server's reason on failure."""
+    connect(conninfo, password=password, connect_timeout=connect_timeout).close()
 
 
 # --- the executor ---------------------------------------------------------------------------------------

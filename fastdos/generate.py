@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from . import db
-from .migrator import now
+from .clock import now
 from .rows import EntityTypes
 
 if TYPE_CHECKING:

@@ -45,9 +45,9 @@ from psycopg import sql
 
 from . import db
 from .archive import ArchiveReader, ImportUniquenessError, ImportValidationError
+from .clock import now as local_now
 from .errors import LockingProfileError, ValidationError
 from .ingest import LoadMode, copy_batch
-from .migrator import now as local_now
 from .rows import ENTITIES, EntityTypes
 from .rules import LINK_TYPES
 

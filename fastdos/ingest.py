@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from . import db
+from .clock import now as local_now
 from .errors import NotExistent, ValidationError
-from .migrator import now as local_now
 from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows, update_plan, update_rows
 
 if TYPE_CHECKING:

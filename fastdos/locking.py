@@ -34,7 +34,7 @@ from typing import Any
 import psycopg
 
 from . import db
-from .errors import FastdosError, LockedProfileError, LockingProfileError, UnreachableStorage, scrub
+from .errors import FastdosError, LockedProfileError, LockingProfileError
 from .profile import Profile
 
 ACCESS_FOLDER = ".fastdos-access"
@@ -215,13 +215,9 @@ class ProfileAccess:
                 )
         if self._conn is None or self._conn.closed:
             application = f"{APPLICATION_PREFIX}:{os.getpid()}:{socket.gethostname()}"[:63]
-            try:
-                self._conn = psycopg.connect(
-                    self._profile.conninfo(), autocommit=True, connect_timeout=10, application_name=application
-                )
-            except psycopg.Error as exc:
-                message = scrub(str(exc).strip(), self._profile.password)
-                raise UnreachableStorage(f"Could not connect to database: {message}") from exc
+            self._conn = db.connect(
+                self._profile.conninfo(), password=self._profile.password, application_name=application
+            )
         return self._conn
 
     def _close_if_idle(self) -> None:

@@ -13,12 +13,10 @@ import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
@@ -28,6 +26,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.pool import NullPool
 
 from . import db
+from .clock import now
 from .errors import (
     ConfigurationError,
     CorruptStorage,
@@ -73,11 +72,6 @@ To migrate the database schema version to the current one, run the following com
 """  # noqa: E501
 
 
-def now() -> datetime:
-    """Timezone-aware local "now", the way aiida-core stamps rows (``datetime.now().astimezone()``)."""
-    return datetime.now().astimezone()
-
-
 def migrations_path() -> Path:
     """The alembic script directory shipped inside the package."""
     return Path(str(resources.files("fastdos.migrations")))
@@ -107,11 +101,7 @@ class Migrator:
     def connection(self) -> db.Connection:
         """A lazily opened autocommit connection; ``UnreachableStorage`` when the server cannot be reached."""
         if self._connection is None or self._connection.closed:
-            try:
-                self._connection = psycopg.connect(self.profile.conninfo(), autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
-                message = scrub(str(exc).strip(), self.profile.password)
-                raise UnreachableStorage(f"Could not connect to database: {message}") from exc
+            self._connection = db.connect(self.profile.conninfo(), password=self.profile.password)
         return self._connection
 
     def close(self) -> None:
@@ -421,13 +411,10 @@ def ensure_database(profile: Profile, maintenance_db: str = "postgres") -> bool:
     name = profile.storage_config.get("database_name")
     if not name:
         raise ConfigurationError(f"profile {profile.name!r} names no database")
-    try:
-        with psycopg.connect(profile.conninfo(maintenance_db), autocommit=True, connect_timeout=10) as conn:
-            if db.scalar(conn, "admin/database_exists", {"name": name}):
-                return False
-            db.run(conn, "admin/create_database", identifiers={"dbname": name})
-    except psycopg.OperationalError as exc:
-        raise UnreachableStorage(f"Could not connect to database: {scrub(str(exc).strip(), profile.password)}") from exc
+    with db.connect(profile.conninfo(maintenance_db), password=profile.password) as conn:
+        if db.scalar(conn, "admin/database_exists", {"name": name}):
+            return False
+        db.run(conn, "admin/create_database", identifiers={"dbname": name})
     LOGGER.info("created database %s", name)
     return True
 
@@ -437,7 +424,7 @@ def create_engine(profile: Profile) -> sqlalchemy.Engine:
     conninfo = profile.conninfo()
     return sqlalchemy.create_engine(
         "postgresql+psycopg://",
-        creator=lambda: psycopg.connect(conninfo, connect_timeout=10),
+        creator=lambda: db.connect(conninfo, password=profile.password, autocommit=False),
         poolclass=NullPool,
     )
 

@@ -22,9 +22,9 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from .clock import now as local_now
 from .errors import IntegrityError, ValidationError
 from .jsonvalues import jsonb
-from .migrator import now as local_now
 
 
 class EntityTypes(Enum):

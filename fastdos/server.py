@@ -26,7 +26,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 from psycopg.conninfo import make_conninfo
 
 from .pgtools import (
@@ -219,10 +218,10 @@ class EmbeddedServer:
     def ensure_database(self, dbname: str) -> None:
         """CREATE DATABASE ``dbname`` unless it exists (safe against a concurrent creator)."""
         from . import db
-        from .errors import DatabaseError
+        from .errors import DatabaseError, UnreachableStorage
 
         try:
-            with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+            with db.connect(self.conninfo()) as conn:
                 if not db.scalar(conn, "admin/database_exists", {"name": dbname}):
                     try:
                         db.run(conn, "admin/create_database", identifiers={"dbname": dbname})
@@ -230,7 +229,7 @@ class EmbeddedServer:
                     except DatabaseError:
                         if not db.scalar(conn, "admin/database_exists", {"name": dbname}):
                             raise
-        except psycopg.OperationalError as exc:
+        except UnreachableStorage as exc:
             raise ServerError(
                 f"cannot reach the embedded server in {self.data_dir} ({exc}); start it first (EmbeddedServer.start())"
             ) from exc
