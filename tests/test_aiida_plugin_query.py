@@ -293,6 +293,8 @@ def test_generated_queries_equal_core_psql_dos(seeded: Backend, tmp_path: Path) 
     shown = json.dumps(mismatches[:3], default=str)[:6000]
     assert not mismatches, f"{len(mismatches)} of {len(queries)} differ; first: {shown}"
     accelerated = sum(o["accelerated"] for o in outcomes)
+    reasons = sorted({o["reason"] for o in outcomes if not o["accelerated"]})
+    print(f"\n{accelerated} of {len(outcomes)} accelerated; fallback reasons: {reasons}")
     nonempty = sum(bool(o["rows"]) for o in outcomes)
     with_duplicates = sum(1 for o in outcomes if o["rows"] and o["rows"] > o["distinct_rows"])
     assert nonempty > N_QUERIES // 4, "the generated queries should mostly match something"

@@ -393,8 +393,8 @@ def _check_operator(operator: Any, value: Any, is_json: bool) -> None:
         ok = isinstance(value, (list, dict)) and _json_plain(value)
     elif base == "==":
         ok = _json_plain(value) if is_json else True
-    elif is_json:  # ordering comparisons
-        ok = _scalar(value) and not isinstance(value, bool)
+    elif is_json:  # ordering comparisons; aiida's None/bool forms are left to aiida (fastdos refuses them)
+        ok = _json_plain(value) and value is not None and not isinstance(value, bool)
     if not ok:
         raise Unsupported(f"operator {operator!r} with {type(value).__name__} {value!r:.60}")
 

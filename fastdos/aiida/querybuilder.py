@@ -62,6 +62,8 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self.last_plan: PlanInfo | None = None
+        self._built_data: Any = None
+        self._built_session: Any = None
 
     @classmethod
     def reset_stats(cls) -> None:
@@ -96,22 +98,42 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
         statement, _ = plan.rows_statement()
         return statement.as_string(None)
 
+    def explain(self, data: QueryDictType, *, count: bool = False, analyze: bool = True) -> str:
+        """``EXPLAIN [ANALYZE]`` of the statement fastdos runs for ``data`` (its count form with ``count``), on
+        the session's connection; the parent's ``analyze_query`` explains aiida's own SQL instead."""
+        plan = compile_query(data)
+        statement, params = plan.count_statement() if count else plan.rows_statement()
+        prefix = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN ")
+        rows = self._connection().execute(prefix + statement, params, prepare=False).fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
     # --- the session's connection ------------------------------------------------------------------------
 
-    def _connection(self) -> psycopg.Connection[Any]:
+    def _query_session(self, data: QueryDictType) -> Any:
+        """The session the parent's cached query of ``data`` is bound to: the parent builds a query once per
+        distinct query dict with the session of that moment, and its ``count``/``first`` keep using it, even
+        after the storage was reset (aiida-core's tests/orm/test_querybuilder.py relies on that)."""
+        if self._built_session is None or self._built_data != data:
+            session = self.get_session()  # ClosedStorage on a closed storage, as the parent's build
+            self._built_data, self._built_session = data, session
+        return self._built_session
+
+    def _connection(self, session: Any = None) -> psycopg.Connection[Any]:
         """The psycopg connection of the session's transaction, after the autoflush aiida's queries do."""
-        session = self.get_session()
+        session = session if session is not None else self.get_session()
         if session.autoflush and not getattr(session, "_flushing", False):
             session.flush()
         driver = session.connection().connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
         return driver
 
-    def _batches(self, plan: Plan, batch_size: int | None, *, first: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+    def _batches(
+        self, plan: Plan, batch_size: int | None, *, first: bool = False, session: Any = None
+    ) -> Iterator[list[tuple[Any, ...]]]:
         """Result rows, all at once (``batch_size`` None, as aiida's buffered execute) or through a server-side
         cursor ``batch_size`` rows at a time (aiida's ``yield_per``)."""
         statement, params = plan.rows_statement(first=first)
-        conn = self._connection()
+        conn = self._connection(session)
         try:
             if batch_size is None:
                 # prepare=False: a custom plan per execution, so the JSON path parameters fold into constants and
@@ -127,9 +149,9 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
         except psycopg.Error as exc:
             raise _sqlalchemy_error(exc, statement, params) from exc
 
-    def _count(self, plan: Plan) -> int:
+    def _count(self, plan: Plan, session: Any) -> int:
         statement, params = plan.count_statement()
-        conn = self._connection()
+        conn = self._connection(session)
         try:
             row = conn.execute(statement, params, prepare=False).fetchone()
         except psycopg.Error as exc:
@@ -150,12 +172,12 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
             "authinfo": self.AuthInfo,
         }[orm_base]
 
-    def _convert(self, plan: Plan, rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    def _convert(self, plan: Plan, rows: list[tuple[Any, ...]], session: Any = None) -> list[list[Any]]:
         """Rows as the parent's ``to_backend`` makes them; '*' columns become backend entities of the session."""
         loaded: dict[int, dict[int, Any]] = {}
         for index, orm_base in plan.entities.items():
             ids = sorted({row[index] for row in rows if row[index] is not None})
-            loaded[index] = self._load(self._models(orm_base), ids)
+            loaded[index] = self._load(self._models(orm_base), ids, session or self.get_session())
         out = []
         for row in rows:
             converted = []
@@ -167,9 +189,8 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
             out.append(converted)
         return out
 
-    def _load(self, model: Any, ids: list[int]) -> dict[int, Any]:
+    def _load(self, model: Any, ids: list[int], session: Any) -> dict[int, Any]:
         """The ORM instances of ``ids`` through the session (its identity map: the same objects aiida returns)."""
-        session = self.get_session()
         found: dict[int, Any] = {}
         for start in range(0, len(ids), LOAD_CHUNK):
             chunk = ids[start : start + LOAD_CHUNK]
@@ -187,7 +208,7 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
         if plan is None:
             return int(super().count(data))
         try:
-            return self._count(plan)
+            return self._count(plan, self._query_session(data))
         except Exception:
             self.get_session().close()  # as the parent's query_session does
             raise
@@ -198,8 +219,9 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
             result: list[Any] | None = super().first(data)
             return result
         try:
-            for rows in self._batches(plan, None, first=True):
-                return self._convert(plan, rows[:1])[0]
+            session = self._query_session(data)
+            for rows in self._batches(plan, None, first=True, session=session):
+                return self._convert(plan, rows[:1], session)[0]
             return None
         except Exception:
             self.get_session().close()
@@ -211,6 +233,7 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
             yield from super().iterall(data, batch_size)
             return
         try:
+            self._query_session(data)
             session = self.get_session()
             # The parent's guard: inside a transaction, a row mutated by the caller cannot commit the session.
             with nullcontext() if session.in_nested_transaction() else self._backend.transaction():
@@ -226,6 +249,7 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
             yield from super().iterdict(data, batch_size)
             return
         try:
+            self._query_session(data)
             session = self.get_session()
             with nullcontext() if session.in_nested_transaction() else self._backend.transaction():
                 for rows in self._batches(plan, batch_size):

@@ -17,6 +17,9 @@ exception must be the same type on both sides (and the same message unless it co
 Prints ``RESULT:`` + ``{"storage_class", "results": [{"equal", "accelerated", "reason", "shape", "features",
 "error", "rows", "distinct_rows", "psql", "fastdos"}], "stats"}``.
 
+``timing`` (bench/test_aiida_plugin_query.py): each query as a user runs it on both storages, alternately,
+``rounds`` times -> per query best/median seconds per side, equality, acceleration and both EXPLAIN ANALYZEs.
+
 ``transaction``: ORM rows stored inside ``storage.transaction()`` are seen by the plugin's accelerated
 queries, and gone after the rollback -> ``{"inside", "after", "accelerated"}``.
 """
@@ -217,6 +220,46 @@ def op_transaction(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]
     return {"inside": inside, "after": count(), "accelerated": accelerated}
 
 
+def op_timing(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]:
+    """Each query as a user runs it (``count()`` or ``all(flat=True)``) on both storages, alternating, ``rounds``
+    times: best and median seconds per side, the results' equality, acceleration, and both EXPLAIN ANALYZEs."""
+    import statistics
+    import time
+
+    out = []
+    for query in args["queries"]:
+        times: dict[str, list[float]] = {"psql": [], "fastdos": []}
+        results: dict[str, Any] = {}
+        for _ in range(int(args.get("rounds", 5))):
+            for side, storage in (("psql", psql), ("fastdos", fast)):
+                started = time.perf_counter()
+                qb = build(storage, query)
+                result = qb.count() if query.get("method") == "count" else qb.all(flat=True)
+                times[side].append(time.perf_counter() - started)
+                results[side] = result if isinstance(result, int) else sorted(result)
+        plan = _last_impl(fast).last_plan
+        counting = query.get("method") == "count"
+        aiida_qb = build(psql, query)
+        fast_qb = build(fast, query)
+        fast_impl = fast.query()
+        explain_fastdos = fast_impl.explain(fast_qb.as_dict(), count=counting)
+        out.append(
+            {
+                "psql_best": min(times["psql"]),
+                "psql_median": statistics.median(times["psql"]),
+                "fastdos_best": min(times["fastdos"]),
+                "fastdos_median": statistics.median(times["fastdos"]),
+                "equal": results["psql"] == results["fastdos"],
+                "result": results["fastdos"] if counting else len(results["fastdos"]),
+                "accelerated": plan.accelerated,
+                "reason": plan.reason,
+                "explain_aiida": aiida_qb.analyze_query(execute=True),
+                "explain_fastdos": explain_fastdos,
+            }
+        )
+    return {"results": out}
+
+
 def main() -> int:
     args = json.loads(sys.stdin.read())
     psql = make_storage(args["storage"], "core.psql_dos", False)
@@ -229,7 +272,9 @@ def main() -> int:
         return impl
 
     type(fast).query = recording_query
-    result = {"compare": op_compare, "transaction": op_transaction}[args.get("op", "compare")](args, psql, fast)
+    result = {"compare": op_compare, "transaction": op_transaction, "timing": op_timing}[args.get("op", "compare")](
+        args, psql, fast
+    )
     result["storage_class"] = f"{type(fast).__module__}.{type(fast).__qualname__}"
     psql.close()
     fast.close()
