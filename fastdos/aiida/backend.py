@@ -78,7 +78,7 @@ def _sqlalchemy_error(exc: errors.IntegrityError) -> NoReturn:
     raise SqlaIntegrityError(str(exc), None, cast(Exception, cause if cause is not None else exc)) from exc
 
 
-class FastdosStorage(PsqlDosBackend):
+class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is untyped for mypy here
     """A ``core.psql_dos`` storage whose bulk, deletion, maintenance and query paths run on fastdos."""
 
     def __init__(self, profile: AiidaProfile) -> None:
@@ -111,7 +111,9 @@ class FastdosStorage(PsqlDosBackend):
 
     # --- bulk insert and update --------------------------------------------------------------------------
 
-    def bulk_insert(self, entity_type: EntityTypes, rows: list[dict], allow_defaults: bool = False) -> list[int]:
+    def bulk_insert(
+        self, entity_type: EntityTypes, rows: list[dict[str, Any]], allow_defaults: bool = False
+    ) -> list[int]:
         _, keys = self._get_mapper_from_entity(entity_type, False)
         if not rows:
             return []
@@ -133,7 +135,7 @@ class FastdosStorage(PsqlDosBackend):
                     ids = engine.bulk_insert(ctx, entity_type.value, rows, allow_defaults)
             except errors.ValidationError as exc:
                 LOGGER.debug("bulk_insert of %s falls back to aiida-core: %s", entity_type.value, exc)
-                return super().bulk_insert(entity_type, rows, allow_defaults)
+                return cast(list[int], super().bulk_insert(entity_type, rows, allow_defaults))
             except errors.IntegrityError as exc:
                 _sqlalchemy_error(exc)
         if renamed:  # aiida-core leaves the rows renamed; callers may look at them
@@ -141,7 +143,7 @@ class FastdosStorage(PsqlDosBackend):
                 row["_metadata"] = row.pop("metadata")
         return ids
 
-    def bulk_update(self, entity_type: EntityTypes, rows: list[dict]) -> None:
+    def bulk_update(self, entity_type: EntityTypes, rows: list[dict[str, Any]]) -> None:
         _, keys = self._get_mapper_from_entity(entity_type, True)
         if not rows:
             return None
@@ -159,7 +161,8 @@ class FastdosStorage(PsqlDosBackend):
             except (errors.ValidationError, errors.NotExistent) as exc:
                 # aiida-core updates the ids that exist and skips the others; its own path gives exactly that.
                 LOGGER.debug("bulk_update of %s falls back to aiida-core: %s", entity_type.value, exc)
-                return super().bulk_update(entity_type, rows)
+                super().bulk_update(entity_type, rows)
+                return None
             except errors.IntegrityError as exc:
                 _sqlalchemy_error(exc)
         return None
@@ -275,4 +278,4 @@ class FastdosStorage(PsqlDosBackend):
             if exc.name != f"{__package__}.querybuilder":
                 raise
             return super().query()
-        return FastdosQueryBuilder(self)  # type: ignore[no-any-return]
+        return FastdosQueryBuilder(self)
