@@ -93,6 +93,11 @@ def random_projection(rng: random.Random, entity: str) -> list[Any]:
             ["**"],
             ["extras"],
             ["attributes"],
+            # casts of mixed-type values: where PostgreSQL refuses a value both sides raise the same DataError
+            [{"attributes.v": {"cast": "j"}}, {"extras.e": {"cast": "t"}}],
+            ["id", {"attributes.w": {"cast": "f"}}],
+            [{"attributes.a": {"cast": "b"}}],
+            [{"attributes": {"cast": "t"}}, "pk"],
         ]
     )
 
