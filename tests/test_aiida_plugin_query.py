@@ -342,6 +342,12 @@ def test_bad_inputs_raise_aiidas_exceptions(seeded: Backend, tmp_path: Path) -> 
         assert outcome["equal"], (query, outcome)
     errors = [o["error"] for o in result["results"]]
     assert all(errors), f"aiida accepted some of the bad queries: {errors}"
+    # Each fallback is counted and logged at DEBUG with its reason.
+    fallbacks = [o["reason"] for o in result["results"] if o["reached"] and not o["accelerated"]]
+    stats = result["stats"]
+    assert fallbacks and sum(n for k, n in stats.items() if k.startswith("fallback:")) == len(fallbacks)
+    assert len(result["fallback_logs"]) == len(fallbacks)
+    assert all(r in line for r, line in zip(fallbacks, result["fallback_logs"], strict=True))
 
 
 def test_transaction_visibility(seeded: Backend, tmp_path: Path) -> None:

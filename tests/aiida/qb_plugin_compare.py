@@ -152,12 +152,24 @@ def run(storage: Any, query: dict[str, Any]) -> Any:
 
 
 def op_compare(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]:
+    import logging
+
     from fastdos.aiida.querybuilder import FastdosQueryBuilder
 
     FastdosQueryBuilder.reset_stats()
+    logged: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    logger = logging.getLogger("fastdos.aiida.querybuilder")
+    logger.addHandler(Collect(level=logging.DEBUG))
+    logger.setLevel(logging.DEBUG)
     results = []
     for query in args["queries"]:
         want = run(psql, query)
+        _IMPLS.clear()
         got = run(fast, query)
         impl = _last_impl(fast)
         plan = getattr(impl, "last_plan", None)
@@ -165,7 +177,8 @@ def op_compare(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]:
             {
                 "equal": want == got,
                 "accelerated": bool(plan and plan.accelerated),
-                "reason": plan.reason if plan else "no plan recorded",
+                "reached": plan is not None,  # False: aiida's own QueryBuilder raised before the backend's
+                "reason": plan.reason if plan else "not reached",
                 "shape": plan.shape if plan else "",
                 "features": list(plan.features) if plan else [],
                 "error": want.get("error"),
@@ -175,7 +188,7 @@ def op_compare(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]:
                 "fastdos": got if want != got else None,
             }
         )
-    return {"results": results, "stats": dict(FastdosQueryBuilder.stats)}
+    return {"results": results, "stats": dict(FastdosQueryBuilder.stats), "fallback_logs": logged}
 
 
 def _total(result: dict[str, Any]) -> int | None:
