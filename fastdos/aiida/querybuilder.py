@@ -30,7 +30,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import ValidationError
-from .qb_compile import Plan, Unsupported, compile_query
+from .qb_compile import Plan, compile_query
+from .qb_filters import Unsupported
 
 LOGGER = logging.getLogger("fastdos.aiida.querybuilder")
 
