@@ -263,6 +263,7 @@ BAD_QUERIES: list[dict[str, Any]] = [
     {"order_by": {"a": [{"id": {"order": "up"}}]}, "vertices": [{"entity": "node", "tag": "a"}]},
     {"vertices": [{"entity": "node", "tag": "a", "project": [{"attributes.s": {"cast": "i"}}]}]},  # database error
     {"vertices": [{"entity": "node", "tag": "a", "filters": {"attributes.v": {"<": True}}}]},
+    {"vertices": [{"entity": "node", "tag": "a", "filters": {"uuid": {"ilike": "A%"}}}]},  # database error
     {"method": "one", "vertices": [{"entity": "node", "tag": "a"}]},
     {"method": "one", "vertices": [{"entity": "node", "tag": "a", "filters": {"id": -1}}]},
 ]

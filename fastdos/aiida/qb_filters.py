@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..query.entities import JSON, LINK, Entity
+from ..query.entities import JSON, LINK, TEXT, Entity
 
 LOGICAL_KEYS = ("and", "or", "~or", "~and", "!and", "!or")
 # aiida-core's operators (SqlaQueryBuilder.get_filter_expr_from_jsonb / _from_column); '=<' and '=>' are JSON-only.
@@ -72,12 +72,12 @@ def check_filters(entity: Entity, spec: Any) -> set[str]:
         if not isinstance(key, str):
             raise Unsupported(f"filter key {key!r}")
         head, *keys = key.split(".")
-        _, is_json = json_column(entity, head, bool(keys))
+        column, is_json = json_column(entity, head, bool(keys))
         if any(not k for k in keys):
             raise Unsupported(f"empty key in {key!r}")
         ops = value if isinstance(value, dict) else {"==": value}
         for operator, operand in ops.items():
-            _check_operator(operator, operand, is_json)
+            _check_operator(operator, operand, is_json, is_json or entity.columns[column] == TEXT)
             features.add(("json:" if is_json else "column:") + str(operator).lstrip("~!"))
     return features
 
@@ -96,7 +96,7 @@ def _json_plain(value: Any) -> bool:
     return False
 
 
-def _check_operator(operator: Any, value: Any, is_json: bool) -> None:
+def _check_operator(operator: Any, value: Any, is_json: bool, text: bool) -> None:
     if not isinstance(operator, str):
         raise Unsupported(f"operator {operator!r}")
     base = operator[1:] if operator[:1] in ("~", "!") else operator
@@ -107,10 +107,13 @@ def _check_operator(operator: Any, value: Any, is_json: bool) -> None:
             raise Unsupported(f"operator {operator!r} with {value!r:.60}")
         for item in value:
             for sub_op, sub_value in item.items():
-                _check_operator(sub_op, sub_value, is_json)
+                _check_operator(sub_op, sub_value, is_json, text)
         return
     if base not in (JSON_OPERATORS if is_json else COLUMN_OPERATORS):
         raise Unsupported(f"operator {operator!r} on {'JSON' if is_json else 'a column'}")
+    if base == "ilike" and not text:
+        # aiida casts a column to text for 'like' only: 'ilike' on a uuid/integer/time column is an error there
+        raise Unsupported("ilike on a column that is not text")
     ok = True
     if base in ("like", "ilike"):
         ok = isinstance(value, str)
