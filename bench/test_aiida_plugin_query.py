@@ -39,6 +39,8 @@ CASES: dict[str, dict[str, Any]] = {
     "attribute_eq": {
         "vertices": [{"entity": CALC, "tag": "c", "filters": {"attributes.process_state": "excepted"}, "project": "id"}]
     },
+    # the same filter, aiida's ORM nodes back (the default '*' projection): the plugin loads them by id
+    "entities": {"vertices": [{"entity": CALC, "tag": "c", "filters": {"attributes.process_state": "excepted"}}]},
     # a range filter, counted
     "count_range": {"method": "count", "vertices": [{"entity": CALC, "tag": "c",
                                                       "filters": {"attributes.exit_status": {">": 0}}}]},

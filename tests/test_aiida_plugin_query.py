@@ -98,6 +98,8 @@ def random_projection(rng: random.Random, entity: str) -> list[Any]:
             ["id", {"attributes.w": {"cast": "f"}}],
             [{"attributes.a": {"cast": "b"}}],
             [{"attributes": {"cast": "t"}}, "pk"],
+            [{"id": {"func": "count"}}],
+            ["uuid", {"id": {"func": "max"}}],  # no GROUP BY: the same database error on both sides
         ]
     )
 
@@ -241,6 +243,9 @@ def fixed_queries() -> list[dict[str, Any]]:
             "vertices": [v("node", project=["id"]), v("node", "b", with_incoming="a", outerjoin=True, project=["id"])],
         },
         {"name": "users *", "vertices": [v("user")]},
+        {"name": "max", "vertices": [v("node", filters={"attributes.v": {">": 0}}, project=[{"id": {"func": "max"}}])]},
+        {"name": "min (aiida's max)", "vertices": [v("node", project=[{"ctime": {"func": "min"}}])]},
+        {"name": "count func", "method": "count", "vertices": [v("node", project=[{"id": {"func": "count"}}])]},
         {"name": "groups **", "vertices": [v("group", project=["**"])]},
         {"name": "iterdict batch", "method": "iterdict", "batch_size": 7, "vertices": [v("node", project=["*"])]},
     ]

@@ -28,6 +28,9 @@ from ..query.entities import ENTITIES, GROUP_MEMBERS_TABLE, LINK, PROVENANCE_LIN
 from ..query.filters import FilterCompiler, Params, json_value
 from .qb_filters import JSON_BY_NAME, METADATA_ENTITIES, Unsupported, check_filters, json_column
 
+# aiida's projection functions. Its 'min' is SQL max() (SqlaQueryBuilder's _get_projection), kept as it is: the
+# plugin returns what aiida-core returns.
+AGGREGATES = {"max": "max", "min": "max", "count": "count"}
 # aiida's projection/order casts: SQLAlchemy's Float, Integer, Boolean, JSONB and DateTime (no time zone).
 CASTS = {"f": "double precision", "i": "integer", "b": "boolean", "j": "jsonb", "d": "timestamp without time zone"}
 # The provenance links aiida-core's recursive walk follows (its SqlaJoiner): create and input_calc.
@@ -93,7 +96,7 @@ class Plan:
 
     def count_statement(self) -> tuple[sql.Composed, dict[str, Any]]:
         """aiida's ``Query.count()``: the number of rows, duplicates included (distinct, limit, offset honoured)."""
-        if self.distinct or self.limit is not None or self.offset is not None:
+        if self.distinct or self.limit is not None or self.offset is not None or "project:func" in self.features:
             inner, params = self.rows_statement()
             return sql.Composed([sql.SQL("SELECT count(*) FROM ({}) AS q").format(inner)]), params
         return sql.Composed([sql.SQL(" ").join(self._body(sql.SQL("count(*)")))]), dict(self.params.values)
@@ -328,9 +331,11 @@ def _projections(
             if not isinstance(spec, dict):
                 raise Unsupported(f"projection {spec!r}")
             for name, extra in spec.items():
-                if not isinstance(extra, dict) or set(extra) - {"cast"}:
-                    raise Unsupported(f"projection options {extra!r}")  # 'func' among them
-                cast = extra.get("cast")
+                if not isinstance(extra, dict) or set(extra) - {"cast", "func"}:
+                    raise Unsupported(f"projection options {extra!r}")
+                cast, func = extra.get("cast"), extra.get("func")
+                if func is not None and (func not in AGGREGATES or name in ("*", "**")):
+                    raise Unsupported(f"projection {name!r} with func {func!r}")
                 if name == "*":
                     if is_edge:
                         raise Unsupported("'*' of an edge")
@@ -354,7 +359,11 @@ def _projections(
                         # '**' selects the plain columns; 'metadata' is aiida's _metadata, returned as 'metadata'
                         select.append(sql.Identifier(alias, prop))
                     else:
-                        select.append(_value(entity, alias, prop, cast, params))
+                        value = _value(entity, alias, prop, cast, params)
+                        if func is not None:
+                            value = sql.SQL("{}({})").format(sql.SQL(AGGREGATES[func]), value)
+                            features.add("project:func")
+                        select.append(value)
                         features.add("project:json" if "." in prop or prop in JSON_BY_NAME else "project:column")
                     dict_shape.append((tag, project_map.get(tag, {}).get(key, key), index))
     if not select:

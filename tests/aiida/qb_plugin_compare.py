@@ -249,7 +249,7 @@ def op_timing(args: dict[str, Any], psql: Any, fast: Any) -> dict[str, Any]:
                 qb = build(storage, query)
                 result = qb.count() if query.get("method") == "count" else qb.all(flat=True)
                 times[side].append(time.perf_counter() - started)
-                results[side] = result if isinstance(result, int) else sorted(result)
+                results[side] = result if isinstance(result, int) else sorted(json.dumps(norm(r)) for r in result)
         plan = _last_impl(fast).last_plan
         counting = query.get("method") == "count"
         aiida_qb = build(psql, query)
