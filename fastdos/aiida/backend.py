@@ -159,7 +159,8 @@ class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is unt
                 with self.borrowed_context() as ctx:
                     engine.bulk_update(ctx, entity_type.value, rows)
             except (errors.ValidationError, errors.NotExistent) as exc:
-                # aiida-core updates the ids that exist and skips the others; its own path gives exactly that.
+                # An unknown id: aiida-core's statement raises SQLAlchemy's StaleDataError naming the counts and
+                # keeps nothing; its own path gives exactly that (fastdos' savepoint already left nothing).
                 LOGGER.debug("bulk_update of %s falls back to aiida-core: %s", entity_type.value, exc)
                 super().bulk_update(entity_type, rows)
                 return None

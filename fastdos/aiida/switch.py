@@ -138,7 +138,14 @@ def _write_atomically(path: Path, config: dict[str, Any], backup: Path) -> None:
     """Keep a copy of ``path`` as ``backup``, then replace ``path`` by a temp file in its folder."""
     try:
         mode = path.stat().st_mode & 0o777
-        shutil.copy2(path, backup)
+        # The backup is written to a temp file and renamed too: never half a backup, never into a folder.
+        fd, tmp_backup = tempfile.mkstemp(prefix=f".{backup.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            shutil.copy2(path, tmp_backup)
+            os.replace(tmp_backup, backup)
+        finally:
+            Path(tmp_backup).unlink(missing_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise SwitchError(f"cannot write beside the AiiDA configuration {path}: {exc.strerror}") from None
