@@ -16,6 +16,7 @@ no ``metadata.json``, corrupt SQLite); another version raises :class:`Incompatib
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import sqlite3
@@ -192,13 +193,16 @@ class ArchiveReader:
         if self._sqlite is None:
             raise ArchiveError("the archive is closed")
         row_type = ROW_TYPES.get(name)
+        # tuple.__new__ of the namedtuple type: half the cost of its _make (0.33 vs 0.69 us a node row, measured),
+        # whose length check the SELECT list, built from the same columns, makes redundant.
+        named = functools.partial(tuple.__new__, row_type) if row_type is not None else None
         try:
             cursor = self._sqlite.execute(QUERIES[name])
             while rows := cursor.fetchmany(FETCH_BATCH):
-                if row_type is None:
+                if named is None:
                     yield from rows
                 else:
-                    yield from map(row_type._make, rows)
+                    yield from map(named, rows)
         except sqlite3.Error as exc:
             raise ArchiveError(f"{self.path}: the archive database is corrupt ({exc})") from exc
 
