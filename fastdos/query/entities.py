@@ -1,7 +1,8 @@
 """The allow-list of what the query builder may name: entities, their tables and columns, relationships.
 
 Every table and column name that reaches SQL text comes from this module (through ``psycopg.sql.Identifier``);
-a name given by the user is only ever *looked up* here, never composed.
+a name given by the user is only ever *looked up* here, never composed. The tables and columns derive from
+:mod:`fastdos.catalog`; what is the query builder's own is aiida's property aliases and the relationships.
 """
 
 from __future__ import annotations
