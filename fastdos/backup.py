@@ -33,7 +33,7 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from . import db
+from . import container_keys, db
 from .errors import CorruptStorage, StorageBackupError, scrub
 from .locking import ACCESS_FOLDER, exclusive_lock
 from .profile import Profile
@@ -509,16 +509,21 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
 
 
 def _validate_restored(profile: Profile, migrator_cls: Any) -> tuple[int, int]:
-    from .backend import Backend
-
+    """Validate like opening the storage, then check that every referenced object was restored."""
     with migrator_cls(profile) as migrator:
         migrator.validate_storage()
-    with Backend(profile) as backend:
-        try:
-            backend.get_unreferenced_keyset(check_consistency=True)
-        except RuntimeError as exc:
-            raise CorruptStorage(f"the restored storage is inconsistent: {exc}") from exc
-        with backend.database.connection() as conn:
+    repository = Repository(profile.container_path)
+    try:
+        with db.connect(profile.conninfo(), password=profile.password) as conn, conn.transaction():
+            container_keys.stage(conn, repository)
+            _, missing = container_keys.differences(conn, check=True)
+            if missing:
+                raise CorruptStorage(
+                    f"the restored storage is inconsistent: {len(missing)} objects referenced in the database are "
+                    f"not present in the repository (e.g. {missing[0]})"
+                )
             nodes = int(db.scalar(conn, "maintenance/node_count"))
-        objects = sum(1 for _ in backend.get_repository().list_objects())
+        objects = sum(1 for _ in repository.list_objects())
+    finally:
+        repository.close()
     return nodes, objects

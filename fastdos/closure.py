@@ -27,6 +27,7 @@ from typing import Any
 from psycopg import sql
 
 from . import db
+from .errors import ClosureBudgetExceeded, ClosureError
 from .rules import PROVENANCE_LINK_TYPES
 
 LOGGER = logging.getLogger("fastdos.closure")
@@ -44,10 +45,6 @@ ESTIMATE_SAMPLE = 200
 
 # Advisory lock key of closure maintenance ("fdclosur" as an int8).
 LOCK_KEY = 0x6664636C6F737572
-
-
-class ClosureBudgetExceeded(RuntimeError):
-    """A rebuild would create more rows than the row budget allows."""
 
 
 def get_pg_tc(
@@ -241,7 +238,7 @@ class Closure:
         db.run(conn, "closure/lock", {"key": LOCK_KEY})
         state = self.state(conn)
         if not state.installed:
-            raise RuntimeError(f"the closure table {self.table} is not installed (Backend.install_closure())")
+            raise ClosureError(f"the closure table {self.table} is not installed (Backend.install_closure())")
         stats = self._one(conn, "closure/link_stats", {"watermark": 0, "link_types": list(self.link_types)})
         assert stats is not None
         max_id = int(stats[2])

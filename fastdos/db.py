@@ -12,6 +12,7 @@ The verbs log the query name and its duration, never parameter values, and conve
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -231,6 +232,47 @@ def execute(
         raise convert(exc, name) from exc
     LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
     return cursor
+
+
+def execute_composed(
+    conn: Connection,
+    name: str,
+    statement: sql.SQL | sql.Composed,
+    params: Params | None = None,
+    *,
+    prepare: bool | None = None,
+) -> psycopg.Cursor[TupleRow]:
+    """Run a statement composed at run time (the QueryBuilder, index DDL); ``name`` labels logs and errors."""
+    started = time.perf_counter()
+    try:
+        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or None, prepare=prepare)
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
+    return cursor
+
+
+def stream(
+    conn: Connection, name: str, statement: sql.SQL | sql.Composed, params: Params | None, batch_size: int
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``statement`` through a server-side cursor, ``batch_size`` per round trip.
+
+    The cursor needs a transaction: a savepoint when one is open, else a transaction of its own.
+    """
+    cursor_name = f"fastdos_{name.replace('-', '_').replace('/', '_')}_{next(_cursor_numbers)}"
+    started = time.perf_counter()
+    try:
+        with conn.transaction(), conn.cursor(name=cursor_name) as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(statement, params)
+            while rows := cursor.fetchmany(batch_size):
+                yield from rows
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s (streamed): %.2f ms", name, (time.perf_counter() - started) * 1e3)
+
+
+_cursor_numbers = itertools.count(1)
 
 
 def run(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> int:

@@ -88,6 +88,26 @@ class StorageBackupError(FastdosError):
     """A backup could not be made."""
 
 
+# aiida-core's contract raises RuntimeError in these places, so they keep it as a second base: callers written
+# for aiida catch them, and the fastdos CLI reports them like every other FastdosError.
+
+
+class ClosureError(FastdosError, RuntimeError):
+    """The closure table is not installed, or not current where it was required."""
+
+
+class ClosureBudgetExceeded(ClosureError):
+    """A rebuild of the closure table would create more rows than the row budget allows."""
+
+
+class MissingObjectsError(FastdosError, RuntimeError):
+    """The database references repository objects that the container does not hold."""
+
+
+class TransactionStateError(FastdosError, RuntimeError):
+    """An operation was called in a transaction state it cannot run in (e.g. maintain inside transaction())."""
+
+
 # Passwords can appear in connection strings that psycopg quotes back in some messages.
 _PASSWORD_PATTERNS = (
     re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE),

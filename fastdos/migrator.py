@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 from alembic import command
@@ -31,12 +31,16 @@ from .errors import (
     ConfigurationError,
     CorruptStorage,
     IncompatibleStorageSchema,
+    NotExistent,
     StorageMigrationError,
     UnreachableStorage,
     convert,
     scrub,
 )
 from .profile import Profile
+
+if TYPE_CHECKING:
+    from .context import StorageContext
 
 LOGGER = logging.getLogger("fastdos.migrate")
 
@@ -417,6 +421,20 @@ def ensure_database(profile: Profile, maintenance_db: str = "postgres") -> bool:
         db.run(conn, "admin/create_database", identifiers={"dbname": name})
     LOGGER.info("created database %s", name)
     return True
+
+
+def run_fastdos_revisions(ctx: StorageContext, command_name: str, target: str) -> None:
+    """Run alembic ``command_name`` (upgrade/downgrade) to ``target`` in fastdos' own revision environment.
+
+    fastdos' opt-in objects (closure tables, process indexes) are branches of ``migrations/fastdos`` with their
+    own version table ``fastdos_alembic_version``, so aiida-core still sees ``main_0002``.
+    """
+    if not (migrations_path() / "fastdos").is_dir():
+        raise NotExistent("the fastdos alembic environment (migrations/fastdos) is not installed")
+    ctx.check_open()
+    with Migrator(ctx.profile) as migrator, migrator.alembic_context() as (config, _connection):
+        config.set_main_option("script_location", str(migrations_path() / "fastdos"))
+        getattr(command, command_name)(config, target)
 
 
 def create_engine(profile: Profile) -> sqlalchemy.Engine:

@@ -10,9 +10,7 @@ before a connection is even taken.
 from __future__ import annotations
 
 import builtins
-import itertools
 import logging
-import time
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +20,8 @@ import psycopg
 from psycopg import sql
 
 from .. import db
-from ..errors import MultipleObjectsError, NotExistent, ValidationError, convert
+from ..context import context_of
+from ..errors import MultipleObjectsError, NotExistent, ValidationError
 from .entities import (
     GROUP_MEMBERS_TABLE,
     NODE,
@@ -38,15 +37,13 @@ from .entities import (
 from .filters import FilterCompiler, Params, json_value, split_path
 
 if TYPE_CHECKING:
-    from ..backend import Backend
+    from ..context import HasContext, StorageContext
 
 LOGGER = logging.getLogger("fastdos.query")
 
 # Rows fetched per round trip by iterall()/iterdict() when the caller gives no batch size. 1000 rows of
 # full node dicts is ~1 MB on the wire: large enough that round trips cost < 5 % of the stream time.
 DEFAULT_BATCH_SIZE = 1000
-
-_cursor_names = itertools.count()
 
 # One result row of dict()/iterdict(): {tag: {property: value}} (an alias: `dict` is a method name below).
 ResultDict = dict[str, dict[str, Any]]
@@ -92,10 +89,11 @@ class QueryBuilder:
     """aiida-core's QueryBuilder, on fastdos: ``append``, ``order_by``, ``limit``, ``offset``, ``distinct``,
     then ``all``/``iterall``/``dict``/``iterdict``/``first``/``one``/``count``/``as_sql``."""
 
-    def __init__(self, backend: Backend | None = None, *, closure: bool = True) -> None:
-        """A builder on ``backend`` (needed to run, not to compose). ``closure=False`` never reads the
-        transitive-closure table, even when it is current (the recursive statement is used)."""
-        self._backend = backend
+    def __init__(self, storage: StorageContext | HasContext | None = None, *, closure: bool = True) -> None:
+        """A builder on ``storage`` (a Backend or a storage context; needed to run, not to compose).
+        ``closure=False`` never reads the transitive-closure table, even when it is current (the recursive
+        statement is used)."""
+        self._context = None if storage is None else context_of(storage)
         self._use_closure = closure
         self._vertices: list[Vertex] = []
         self._tags: dict[str, int] = {}
@@ -443,39 +441,24 @@ class QueryBuilder:
 
     # --- running -------------------------------------------------------------------------------------
 
-    def _require_backend(self) -> Backend:
-        if self._backend is None:
+    def _require_context(self) -> StorageContext:
+        if self._context is None:
             raise ValidationError("this QueryBuilder has no backend: create it with backend.query()")
-        return self._backend
+        return self._context
 
     def _execute(self, conn: db.Connection, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
-        started = time.perf_counter()
-        try:
-            # prepare=False: a custom plan per execution, so that parameters that index expressions depend on
-            # (JSON paths, the node_type prefix) are folded into constants and the indexes stay usable.
-            cursor = conn.execute(statement, params, prepare=False)
-        except psycopg.Error as exc:
-            raise convert(exc, "query-builder") from exc
-        LOGGER.debug("query-builder: %.2f ms", (time.perf_counter() - started) * 1e3)
-        return cursor
+        # prepare=False: a custom plan per execution, so that parameters that index expressions depend on
+        # (JSON paths, the node_type prefix) are folded into constants and the indexes stay usable.
+        return db.execute_composed(conn, "query-builder", statement, params, prepare=False)
 
     def _rows(self, batch_size: int | None = None) -> Iterator[tuple[Any, ...]]:
-        backend = self._require_backend()
-        with backend.database.connection() as conn:
+        context = self._require_context()
+        with context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if batch_size is None:
                 yield from self._execute(conn, statement, params).fetchall()
                 return
-            # A server-side cursor streams the result; it needs a transaction (a savepoint when one is open).
-            name = f"fastdos_qb_{next(_cursor_names)}"
-            try:
-                with conn.transaction(), conn.cursor(name=name) as cursor:
-                    cursor.itersize = batch_size
-                    cursor.execute(statement, params)
-                    while rows := cursor.fetchmany(batch_size):
-                        yield from rows
-            except psycopg.Error as exc:
-                raise convert(exc, "query-builder") from exc
+            yield from db.stream(conn, "query-builder", statement, params, batch_size)
 
     def _shape(self) -> list[tuple[str, str, str, Vertex, bool]]:
         return self._projections()
@@ -534,8 +517,7 @@ class QueryBuilder:
 
     def count(self) -> int:
         """The number of result rows (respecting distinct, limit and offset)."""
-        backend = self._require_backend()
-        with backend.database.connection() as conn:
+        with self._require_context().connection() as conn:
             statement, params, _ = self._compile(conn, mode="count")
             row = self._execute(conn, statement, params).fetchone()
         assert row is not None
@@ -544,11 +526,10 @@ class QueryBuilder:
     def as_sql(self, inline: bool = False) -> str:
         """The statement as text: with ``%(pN)s`` placeholders, or (``inline``) with the values quoted in —
         for reading only; fastdos always sends the values as parameters."""
-        backend = self._backend
-        if backend is None:
+        if self._context is None:
             statement, params, _ = self._compile(None)
             return statement.as_string(None)
-        with backend.database.connection() as conn:
+        with self._context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if not inline:
                 return statement.as_string(conn)
