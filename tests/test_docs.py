@@ -44,6 +44,8 @@ def text_files() -> Iterator[Path]:
         for path in sorted((ROOT / tree).rglob("*")):
             if any(part in SKIPPED_DIRS for part in path.relative_to(ROOT).parts):
                 continue
+            if tree == "docs" and path.suffix != ".md":
+                continue  # in docs/ only the pages are checked
             if path.is_file() and path.suffix in TEXT_SUFFIXES and path.resolve() != SELF:
                 yield path
     for name in FILES:
