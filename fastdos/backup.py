@@ -1,4 +1,4 @@
-"""Backup and restore of a storage: a database dump plus a copy of the container (spec §4.12).
+"""Backup and restore of a storage: a database dump plus a copy of the container (docs/storage-backend.md#backup).
 
 The layout is aiida-core's ``verdi storage backup`` layout, so either tool reads the other's backups::
 

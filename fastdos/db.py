@@ -2,7 +2,7 @@
 
 One ``Database`` per open backend. Connections run in autocommit mode; every unit of work happens inside
 :meth:`Database.transaction`, which is ``BEGIN``/``COMMIT`` at the outermost level and a savepoint when
-nested, so an inner failure rolls back only its own part (spec §4.3, implemented without aiida's
+nested, so an inner failure rolls back only its own part (docs/storage-backend.md#transactions, without aiida's
 commit-the-root quirk). A transaction belongs to the thread that opened it: the connection is pinned in a
 thread-local until the outermost block ends.
 
