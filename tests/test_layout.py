@@ -136,3 +136,18 @@ def test_services_never_import_the_facade() -> None:
 def test_modules_stay_small(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE.parent)} has {lines} lines; split it by concern"
+
+
+def test_every_public_name_resolves_and_the_package_imports_light() -> None:
+    import subprocess
+    import sys
+
+    import fastdos
+
+    for name in fastdos.__all__:
+        assert getattr(fastdos, name) is not None, name
+    assert "EntityTypes" in fastdos.__all__  # aiida users look for it beside Backend
+    # Importing the package (which every submodule and the CLI do first) loads none of the heavy libraries.
+    code = "import sys, fastdos; print(sorted(m for m in ('alembic', 'sqlalchemy', 'psycopg_pool') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
