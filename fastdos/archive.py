@@ -7,7 +7,7 @@ psql_dos tables in SQLite: uuids as 36-character text, timestamps as naive UTC t
 SQLite cannot open a file inside a zip, so ``db.sqlite3`` is copied out to a temporary file in fixed-size
 chunks (bounded memory whatever its size) and opened read-only. Rows are read with ``fetchmany`` in
 batches, never whole tables, as named rows whose fields are the catalog's columns (:mod:`fastdos.catalog`:
-the archive's tables have the psql_dos columns, see ``docs/archive-format.md``). Repository objects are read
+the archive's tables have the psql_dos columns, docs/archive-format.md#database). Repository objects are read
 straight from the zip member streams.
 
 Every way the file can be unreadable raises :class:`ArchiveError` naming the problem (not a zip, truncated,
@@ -82,8 +82,8 @@ QUERIES: dict[str, str] = {
     "tables": "SELECT name FROM sqlite_master WHERE type = 'table'",
     **{f"count/{table}": _count(table) for table in TABLES},
     **{name: _select_all(catalog.table(table)) for name, table in READS.items()},
-    # Every object key of every node's repository_metadata tree, each once (docs/archive-format.md). A file
-    # entry is {"k": "<key>"}; a directory is {"o": {...}}, so a text value under the member name "k" is
+    # Every object key of every node's repository_metadata tree, each once (docs/repository.md#repository_metadata):
+    # a file entry is {"k": "<key>"}, a directory is {"o": {...}}, so a text value under the member name "k" is
     # always a key.
     "object_keys": "SELECT DISTINCT j.value FROM db_dbnode AS n, json_tree(n.repository_metadata) AS j"
     " WHERE j.key = 'k' AND j.type = 'text'",

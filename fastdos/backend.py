@@ -231,7 +231,7 @@ class Backend:
     # --- information -----------------------------------------------------------------------------------
 
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
-        """aiida-core's ``get_info`` (entities and repository, spec §4.8) plus the database size."""
+        """aiida-core's ``get_info`` (docs/storage-backend.md#get_info) plus the database size."""
         with self.database.connection() as conn:
             counts = db.one(conn, "info/counts")
             assert counts is not None

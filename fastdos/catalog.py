@@ -7,11 +7,11 @@ SELECT lists and named rows of the archive reader (:mod:`fastdos.archive`) and t
 (:mod:`fastdos.importer.staging`). ``tests/test_catalog.py`` checks it against the ``information_schema`` of
 a freshly initialised database and against the SQLAlchemy mirror in :mod:`fastdos.schema`.
 
-Facts it encodes (see ``docs/schema.md``): every table has an ``integer`` primary key ``id`` filled from
-the sequence ``<table>_id_seq``, and no other column has a server default. aiida-core fills the defaults
-on the client instead (a new uuid4, a timezone-aware now, ``''``, ``{}``, ``true``), and so does fastdos,
-from :attr:`Column.default`. Rows of ``bulk_insert``/``bulk_update`` name the ``metadata`` columns
-``_metadata`` (aiida's model attribute), which is :attr:`Column.row_key`.
+Facts it encodes (docs/schema.md#conventions, docs/schema.md#client-side-defaults): every table has an
+``integer`` primary key ``id`` filled from the sequence ``<table>_id_seq``, and no other column has a server
+default. aiida-core fills the defaults on the client instead (a new uuid4, a timezone-aware now, ``''``,
+``{}``, ``true``), and so does fastdos, from :attr:`Column.default`. Rows of ``bulk_insert``/``bulk_update``
+name the ``metadata`` columns ``_metadata`` (aiida's model attribute), which is :attr:`Column.row_key`.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     entity_type: EntityTypes | None = None
-    onupdate: str | None = None  # the column aiida sets to now on every UPDATE of a row
+    onupdate: str | None = None  # the column aiida sets to now on every UPDATE (docs/schema.md#client-side-defaults)
     primary_key: str = "id"
     by_name: Mapping[str, Column] = field(init=False, repr=False, compare=False)
 

@@ -1,7 +1,8 @@
 """Opt-in transitive-closure table over ``db_dblink`` (the provenance link types), maintained set-wise.
 
 AiiDA once kept ``db_dbpath`` current with a per-row trigger on ``db_dblink`` and dropped it because the
-table and the per-link cost exploded on nested workflows (spec §6). fastdos' closure differs on purpose:
+table and the per-link cost exploded on nested workflows (docs/traversal-rules.md#history-db_dbpath).
+fastdos' closure differs on purpose:
 
 * It covers only the link types AiiDA's ``with_ancestors``/``with_descendants`` follow (``create``,
   ``input_calc``) and stores one row per (ancestor, descendant) pair with the *minimal* depth — no path

@@ -1,8 +1,8 @@
 """Provenance graph operations: deletion with AiiDA's traversal rules, ancestors/descendants, closure tables, integrity.
 
 Every walk runs inside PostgreSQL as one recursive statement (aiida-core walks from Python, one round trip
-per hop and rule). Deletion follows spec §4.6/§7: expand the start set by the DELETE rules, then remove group
-memberships, links by input, links by output and the nodes, one set-wise statement each, in one transaction.
+per hop and rule). Deletion (docs/traversal-rules.md#deletion): expand the start set by the DELETE rules, then remove
+group memberships, links by input, links by output and the nodes, one set-wise statement each, in one transaction.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ ids in input order. Nothing is sent before the whole batch is valid; every call 
 savepoint inside a caller's :meth:`~fastdos.backend.Backend.transaction`), so a failure leaves nothing.
 
 Constraint checks: unique and NOT NULL violations fire during the COPY. The foreign keys of the schema are
-``DEFERRABLE INITIALLY DEFERRED`` (spec §2.3); fastdos keeps that contract, so a caller may insert links
-before their nodes inside one transaction. In a call's own transaction they are checked at its COMMIT, i.e.
+``DEFERRABLE INITIALLY DEFERRED`` (docs/schema.md#foreign-keys); fastdos keeps that contract, so a caller may insert
+links before their nodes inside one transaction. In a call's own transaction they are checked at its COMMIT, i.e.
 still inside the call; inside a caller's transaction they are checked at the caller's COMMIT. Either way the
 error is a fastdos ``IntegrityError`` naming the constraint.
 
@@ -67,8 +67,8 @@ class LoadMode:
     """Drops a table's plain indexes and foreign keys for a load and restores them from the catalog.
 
     Definitions are read with ``pg_get_indexdef``/``pg_get_constraintdef`` at run time (legacy databases
-    name indexes differently, spec §2.6). Everything happens inside the caller's transaction, so a failed
-    load rolls the DDL back with the rows: the schema is exactly as before.
+    name indexes differently, docs/schema.md#legacy-migrated-databases). Everything happens inside the caller's
+    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before.
     """
 
     def __init__(self, conn: db.Connection, spec: Entity) -> None:
@@ -102,8 +102,8 @@ def bulk_insert(
 ) -> list[int]:
     """Insert ``rows`` of one entity type; return their new ids in input order.
 
-    Key rules of aiida-core (spec §4.4): without ``allow_defaults`` every row has exactly the entity's
-    keys, with it a subset and the missing columns get aiida's client-side defaults; ``id`` is never
+    Key rules of aiida-core (docs/storage-backend.md#bulk_insert): without ``allow_defaults`` every row has exactly the
+    entity's keys, with it a subset and the missing columns get aiida's client-side defaults; ``id`` is never
     accepted; computer, log and authinfo rows give ``metadata``. Rows are not mutated.
 
     :raises IntegrityError: unknown entity type, wrong key set, or a violated database constraint

@@ -1,4 +1,4 @@
-"""Repository maintenance: unreferenced objects, maintain, backup and restore (spec §4.9, §4.12).
+"""Repository maintenance: unreferenced objects, maintain, backup and restore (docs/storage-backend.md#maintenance).
 
 The set difference between the keys the nodes reference and the keys the container holds is computed inside
 PostgreSQL: the referenced keys come from a recursive walk over every ``repository_metadata`` tree, the
@@ -169,7 +169,7 @@ def _maintenance_locks(ctx: StorageContext, full: bool) -> Iterator[None]:
 def backup(
     ctx: StorageContext, dest: str | Path, keep: int | None = None, *, rsync: bool | None = None
 ) -> BackupReport:
-    """A consistent, incremental backup into ``dest`` (spec §4.12): database dump, then the container.
+    """A consistent, incremental backup into ``dest`` (docs/storage-backend.md#backup): dump, then container.
 
     Each run fills ``dest/live-backup`` and renames it to ``backup_<UTC %Y%m%d%H%M%S>_<rand>`` only when
     complete, then points ``last-backup`` at it and keeps ``keep`` earlier backups (all when None). Files

@@ -1,11 +1,11 @@
 """Row validation of ``bulk_insert``/``bulk_update``: key sets, client-side defaults, values to COPY tuples.
 
 The entities (table, columns, defaults, row keys) derive from :mod:`fastdos.catalog`. The key-set rules are
-aiida-core's, with its exact ``IntegrityError`` texts: without ``allow_defaults`` a row gives exactly the
-entity's keys, with it a subset; ``id`` is never given on insert; an update row gives ``id`` and a subset.
-Every column default is client-side (the schema has no server defaults besides the id sequences), filled
-here exactly as aiida's SQLAlchemy layer fills it: a new uuid4, a timezone-aware local now, ``''``, ``{}``,
-``true``.
+aiida-core's (docs/storage-backend.md#bulk_insert, #bulk_update), with its exact ``IntegrityError`` texts:
+without ``allow_defaults`` a row gives exactly the entity's keys, with it a subset; ``id`` is never given on
+insert; an update row gives ``id`` and a subset. Every column default is client-side (no server defaults
+besides the id sequences, docs/schema.md#client-side-defaults), filled here exactly as aiida's SQLAlchemy
+layer fills it: a new uuid4, a timezone-aware local now, ``''``, ``{}``, ``true``.
 
 Rows become tuples in table column order, in the Python types that psycopg's *binary* COPY dumpers take
 (``int4``, ``text``, ``uuid``, ``timestamptz``, ``bool``); ``jsonb`` values are serialised once, here, to
@@ -70,7 +70,7 @@ class Entity:
     type: EntityTypes
     table: str
     columns: tuple[Column, ...]
-    onupdate: str | None = None  # column aiida bumps to now on every UPDATE
+    onupdate: str | None = None  # column aiida bumps to now on every UPDATE (docs/schema.md#client-side-defaults)
     keys: frozenset[str] = field(init=False)
     by_key: Mapping[str, Column] = field(init=False)
 

@@ -1,4 +1,4 @@
-"""Link types and AiiDA's graph traversal rule sets (spec §7.1, §7.2), with aiida's validation of rule toggles.
+"""Link types and AiiDA's graph traversal rule sets (docs/traversal-rules.md), with aiida's validation of rule toggles.
 
 Only the DELETE rule set is used by fastdos itself; EXPORT is kept beside it because the two are defined
 together in aiida-core and a reader comparing them with ``GraphTraversalRules`` should find both.
@@ -48,7 +48,7 @@ def _rules(table: Iterable[tuple[str, bool, bool, bool]]) -> tuple[Rule, ...]:
     return tuple(Rule(link_type, forward, toggleable, default) for link_type, forward, toggleable, default in table)
 
 
-# GraphTraversalRules.DELETE (spec §7.2): (link type, forward, toggleable, default).
+# GraphTraversalRules.DELETE (docs/traversal-rules.md#delete-rule-set): (link type, forward, toggleable, default).
 DELETE = RuleSet(
     "DELETE",
     _rules(

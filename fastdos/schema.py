@@ -2,7 +2,7 @@
 
 The schema itself is created from ``sql/schema/*.sql``; this mirror gives alembic's ``revision
 --autogenerate`` and ``compare_metadata`` something to compare with, using aiida-core's naming convention
-for constraints and indexes (``docs/schema.md``). The data path never touches SQLAlchemy; what the Python
+for constraints and indexes (docs/schema.md#conventions). The data path never touches SQLAlchemy; what the Python
 code knows of the columns is :mod:`fastdos.catalog`, and ``tests/test_catalog.py`` checks that the two and
 a freshly initialised database agree.
 """

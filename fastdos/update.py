@@ -26,7 +26,7 @@ _UPDATE_TABLE = "fastdos_bulk_update"
 
 
 def bulk_update(ctx: StorageContext, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Update columns of existing rows by ``id`` (aiida-core's ``bulk_update``, spec §4.5).
+    """Update columns of existing rows by ``id`` (``bulk_update``, docs/storage-backend.md#bulk_update).
 
     Every row needs ``id`` and a subset of the columns (``_metadata`` for the metadata columns). Node and
     comment ``mtime`` is set to now unless the row gives it. A later row for the same id wins.

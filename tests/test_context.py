@@ -145,9 +145,11 @@ def test_an_idle_connection_gets_its_transaction_opened_not_committed(
 def test_bad_connections_are_refused_with_a_clear_error(profile: Profile) -> None:
     repository = Repository(profile.container_path)
     try:
-        with psycopg.connect(profile.conninfo(), autocommit=True) as conn:
-            with pytest.raises(ValueError, match="autocommit"):
-                BorrowedContext(conn, profile, repository)
+        with (
+            psycopg.connect(profile.conninfo(), autocommit=True) as conn,
+            pytest.raises(ValueError, match="autocommit"),
+        ):
+            BorrowedContext(conn, profile, repository)
         conn = psycopg.connect(profile.conninfo())
         ctx = BorrowedContext(conn, profile, repository)
         with pytest.raises(psycopg.errors.DivisionByZero):

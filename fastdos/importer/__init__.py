@@ -8,7 +8,7 @@ clashes renamed; memberships of new groups), the ``core.import`` group, then the
 target lacks. Everything in the database is ONE unit of work of the storage context (a transaction, or a
 savepoint in a caller's): an error anywhere (including an exception raised by the ``progress`` callback)
 leaves the database as it was; objects already written to the container stay unreferenced until
-``maintain`` reclaims them. The archive format is described in ``docs/archive-format.md``.
+``maintain`` reclaims them. The format and the semantics: docs/archive-format.md#import-semantics.
 
 How it is fast:
 

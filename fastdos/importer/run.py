@@ -98,7 +98,7 @@ class ImportRun:
         whole import).
 
         Every foreign-key check of the import would otherwise run row by row at COMMIT (the schema's keys are
-        DEFERRABLE INITIALLY DEFERRED, ``docs/schema.md``); re-adding a key validates all rows in one join,
+        DEFERRABLE INITIALLY DEFERRED, docs/schema.md#foreign-keys); re-adding a key validates all rows in one join,
         and building an index once beats maintaining it per row. At 10^5 nodes this halved the import
         (bench/notes/import.md). A failure rolls the DDL back with the rows.
         """

@@ -1,7 +1,7 @@
 """Archive (SQLite) values to the Python values that the binary COPY dumpers take.
 
 The archive stores uuids as text, timestamps as naive UTC text (aiida's TZDateTime) and JSON as text
-(``docs/archive-format.md``). JSON text goes to ``jsonb`` as it is, prefixed by the version byte of the binary
+(docs/archive-format.md#database). JSON text goes to ``jsonb`` as it is, prefixed by the version byte of the binary
 jsonb wire format (PostgreSQL parses and checks it); it is parsed here only when a node's extras or attributes
 must be cleaned the way aiida-core cleans them on import.
 """

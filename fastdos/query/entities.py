@@ -60,8 +60,8 @@ PATH = QueryEntity("path", "", {"ancestor_id": INT, "descendant_id": INT})
 
 ENTITIES: dict[str, QueryEntity] = {e.name: e for e in (NODE, GROUP, USER, COMPUTER, COMMENT, LOG, AUTHINFO)}
 
-# Link types followed by with_ancestors / with_descendants: aiida-core follows data provenance only (the
-# create and input_calc links), not the call/return links of workflows.
+# Link types followed by with_ancestors / with_descendants: data provenance only (create and input_calc), as in
+# aiida-core (docs/traversal-rules.md#ancestors-and-descendants).
 PROVENANCE_LINK_TYPES = ("create", "input_calc")
 
 
