@@ -2,8 +2,9 @@
 
 aiida-core's link rules (docs/traversal-rules.md#link-rules), per link type: the kind of node at each end (by
 ``node_type`` prefix), and which of (input, label), output, (output, label) must be unique among the links of
-that type; and no link joins a node to itself. Links the target has already (same input, output, label and type) are skipped, as aiida skips them.
-Unlike aiida, links of a type aiida does not know are an error (aiida drops them silently).
+that type; and no link joins a node to itself. Links the target has already (same input, output, label and
+type) are skipped, as aiida skips them. Unlike aiida, links of a type aiida does not know are an error (aiida
+drops them silently).
 """
 
 from __future__ import annotations
