@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from .backend import Backend, ensure_server
-from .cli import render
+from .cli.base import render
 from .migrator import ensure_database
 from .profile import load_profile, save_profile
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_import(storage: Backend) -> None:
     """Import the sample AiiDA archive that aiida-core 2.9.4 made (tests/data/archives/make_sample_archive.py)."""
-    from .cli_ops import PhaseBars
+    from .cli.progress import PhaseBars
     from .importer import import_archive
 
     click.echo(f"importing {SAMPLE_ARCHIVE.name} (made by aiida-core 2.9.4)")
@@ -65,7 +65,7 @@ def run_import(storage: Backend) -> None:
 
 def run_ingest(storage: Backend, n_nodes: int) -> None:
     """Ingest a generated provenance graph with progress bars; print rows/s beside the raw COPY rate."""
-    from .cli_ops import PhaseBars
+    from .cli.progress import PhaseBars
     from .generate import ingest_generated, raw_copy_rate
 
     progress = PhaseBars()
