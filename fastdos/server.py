@@ -211,6 +211,16 @@ class EmbeddedServer:
         """True when this cluster's postmaster is alive."""
         return self.status().running
 
+    def sessions(self) -> list[tuple[str, str, int]]:
+        """Client sessions connected to the running server: (database, application_name, count) rows; none
+        when it does not run."""
+        from . import db
+
+        if not self.is_running():
+            return []
+        with db.connect(self.conninfo(), connect_timeout=5) as conn:
+            return [(str(d), str(a), int(n)) for d, a, n in db.all_rows(conn, "admin/client_sessions")]
+
     def conninfo(self, dbname: str = "postgres") -> str:
         """A psycopg conninfo string reaching the server over its unix socket as superuser ``postgres``."""
         return make_conninfo(host=str(self.socket_dir), port=str(self.port), user="postgres", dbname=dbname)

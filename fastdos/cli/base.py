@@ -149,6 +149,22 @@ aiida_option = click.option(
 )
 
 
+@contextmanager
+def quieter(logger_name: str) -> Iterator[None]:
+    """Hide the WARNING records of ``logger_name`` (unless ``-v`` was given) while a command prints the same
+    facts itself."""
+    logger = logging.getLogger(logger_name)
+    if logger.isEnabledFor(logging.INFO):
+        yield
+        return
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 # --- output --------------------------------------------------------------------------------------------
 
 
@@ -160,6 +176,8 @@ def figure(value: float) -> str:
         return f"{value:,.0f}"
     if value == 0:
         return "0"
+    if abs(value) < 0.001:
+        return f"{value:.6f}".rstrip("0").rstrip(".") or "0"  # no exponent: 0.000025, not 2.5e-05
     return f"{value:.3g}"
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .base import aiida_option, fail, open_backend, profile_option
+from .base import aiida_option, fail, open_backend, profile_option, quieter
 
 
 @click.command("delete")
@@ -35,7 +35,8 @@ def delete(
         "call_calc_forward": call_calc_forward,
         "call_work_forward": call_work_forward,
     }
-    with open_backend(profile_name) as storage:
+    # The plan's own "skipping ... do not exist" warning would repeat the line printed below.
+    with open_backend(profile_name) as storage, quieter("fastdos.graph"):
         plan = storage.plan_deletion(pks, **toggles)
         if plan.missing:
             click.echo(f"Skipping {len(plan.missing)} pk(s) that do not exist: {plan.missing[:20]}")
@@ -56,7 +57,9 @@ def delete(
 @profile_option
 @aiida_option
 @click.option("--no-repository", is_flag=True, help="Skip the check of repository keys against the container.")
-@click.option("--examples", type=click.IntRange(0), default=10, show_default=True)
+@click.option(
+    "--examples", type=click.IntRange(0), default=10, show_default=True, help="Offending rows shown per failed check."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def integrity(
     profile_name: str | None, aiida_profile: str | None, no_repository: bool, examples: int, as_json: bool

@@ -11,7 +11,7 @@ from .progress import PhaseBars
 @click.command("generate")
 @profile_option
 @click.option("--nodes", type=click.IntRange(1), default=100_000, show_default=True, help="Nodes to generate.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated values.")
 @click.option("--load-mode", is_flag=True, help="Drop and re-create indexes around the load (large initial imports).")
 def generate(profile_name: str | None, nodes: int, seed: int, load_mode: bool) -> None:
     """Ingest a generated provenance graph (data and process nodes, links, a group) with COPY."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .base import aiida_option, fail, open_backend, profile_option, reported, resolve_profile, rounded
+from .base import aiida_option, fail, open_backend, profile_option, reported, rounded
 from .progress import CallbackBars
 
 
@@ -43,8 +43,11 @@ def maintain(
             report = storage.maintain(full=full, dry_run=dry_run, callback=bars, **options)
         finally:
             bars.close()
+    if dry_run:
+        what = "full (exclusive) maintenance" if full else "live maintenance"
+        click.echo(f"Dry run: nothing was changed. {what.capitalize()} of profile {storage.profile.name!r} would do:")
     for line in report.report():
-        click.echo(rounded(line))
+        click.echo(f"  {rounded(line)}" if dry_run else rounded(line))
 
 
 @click.command("backup")
@@ -62,14 +65,30 @@ def backup(profile_name: str | None, dest: str, keep: int | None) -> None:
 @click.command("restore")
 @profile_option
 @click.argument("src", type=click.Path(exists=True))
-def restore(profile_name: str | None, src: str) -> None:
-    """Restore a backup folder (or a backup destination's last backup) into an EMPTY profile."""
+@click.option("--dsn", help="For a new profile: libpq DSN of an existing server/database (default: embedded).")
+@click.option(
+    "--repository", type=click.Path(file_okay=False), help="For a new profile: repository folder (with --dsn)."
+)
+def restore(profile_name: str | None, src: str, dsn: str | None, repository: str | None) -> None:
+    """Restore a backup folder (or a backup destination's last backup) into an EMPTY profile.
+
+    A profile that does not exist yet is created, like `fastdos init` does: on the embedded cluster, or on
+    --dsn with --repository; it is saved only when the restore succeeded.
+    """
+    from .. import profile as profiles
     from ..backup import restore as restore_backup
-    from .storage import prepare_storage
+    from .storage import new_or_saved_profile, prepare_storage
 
     with reported():
-        profile = resolve_profile(profile_name)
+        name = profile_name or profiles.DEFAULT_PROFILE_NAME
+        existing = name in profiles.saved_profile_names()
+        if existing and (dsn or repository):
+            raise click.UsageError(f"profile {name!r} exists; --dsn/--repository only describe a new profile")
+        profile = new_or_saved_profile(name, dsn, repository)
         prepare_storage(profile)
         report = restore_backup(src, profile)
+        if not existing:
+            path = profiles.save_profile(profile)
+            click.echo(f"created profile {profile.name!r} ({path})")
     for line in report.lines():
         click.echo(rounded(line))

@@ -15,6 +15,8 @@ import click
 
 from .base import figure
 
+MIN_RATE_SECONDS = 0.05
+
 
 def _interactive(stream: TextIO | None = None) -> bool:
     stream = stream or sys.stdout
@@ -48,7 +50,8 @@ class StageLines:
         if self._stage is None:
             return
         seconds = time.perf_counter() - self._started
-        rate = f" ({figure(self._done / seconds)}/s)" if seconds > 0 and self._done else ""
+        # A stage reported once, at its end, has no measured duration worth a rate.
+        rate = f" ({figure(self._done / seconds)}/s)" if seconds >= MIN_RATE_SECONDS and self._done else ""
         click.echo(f"{self._stage}: {figure(self._done)} in {figure(seconds)} s{rate}")
         self._stage, self._started = None, time.perf_counter()
 

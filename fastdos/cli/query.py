@@ -30,7 +30,9 @@ def index_add(profile_name: str | None, path: str, where: str | None) -> None:
 
 @index.command("list")
 @profile_option
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON list of {name, definition, size_bytes, scans} (empty: [])."
+)
 def index_list(profile_name: str | None, as_json: bool) -> None:
     """List the expression indexes fastdos created, with size and use."""
     from ..query import list_indexes
@@ -39,6 +41,9 @@ def index_list(profile_name: str | None, as_json: bool) -> None:
         infos = [dataclasses.asdict(info) for info in list_indexes(storage)]
     if as_json:
         click.echo(json.dumps(infos, indent=2))
+        return
+    if not infos:
+        click.echo("no expression indexes (`fastdos index add PATH` creates one)")
         return
     for info in infos:
         size = info["size_bytes"] / 1024**2

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .base import EXIT_UNREACHABLE, reported
+from .base import EXIT_UNREACHABLE, fail, reported
 
 if TYPE_CHECKING:
     from ..server import EmbeddedServer
@@ -29,7 +29,9 @@ def _server(data_dir: str | None, port: int | None, tcp: bool) -> EmbeddedServer
 
 
 data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False), help="Cluster data directory.")
-port_option = click.option("--port", type=int, help="Port (socket name; TCP port with --tcp).")
+port_option = click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port (socket name; TCP port with --tcp)."
+)
 
 
 @server.command("start")
@@ -46,11 +48,24 @@ def server_start(data_dir: str | None, port: int | None, tcp: bool) -> None:
 @server.command("stop")
 @data_dir_option
 @port_option
-def server_stop(data_dir: str | None, port: int | None) -> None:
-    """Stop the cluster."""
+@click.option("--force", is_flag=True, help="Stop even when sessions are connected (they are disconnected).")
+def server_stop(data_dir: str | None, port: int | None, force: bool) -> None:
+    """Stop the cluster; refused while sessions are connected, unless --force."""
     with reported():
-        _server(data_dir, port, False).stop()
-        click.echo("stopped")
+        embedded = _server(data_dir, port, False)
+        if not embedded.is_running():
+            click.echo(f"not running ({embedded.data_dir})")
+            return
+        sessions = embedded.sessions()
+        count = sum(n for _, _, n in sessions)
+        if count and not force:
+            who = ", ".join(f"{n} on {d or '?'} ({a or 'no application name'})" for d, a, n in sessions[:5])
+            fail(
+                f"{count} session(s) are connected to the server in {embedded.data_dir}: {who}; stopping "
+                "disconnects them: close them first, or pass --force"
+            )
+        embedded.stop()
+        click.echo(f"stopped ({count} session(s) disconnected)" if count else "stopped")
 
 
 @server.command("status")

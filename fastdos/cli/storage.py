@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 import click
@@ -11,6 +12,8 @@ from .base import aiida_option, fail, initialised_profile, profile_option, rende
 
 if TYPE_CHECKING:
     from ..profile import Profile
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 @click.command("init")
@@ -39,6 +42,12 @@ def new_or_saved_profile(profile_name: str | None, dsn: str | None, repository: 
     from ..errors import ConfigurationError
 
     name = profile_name or profiles.DEFAULT_PROFILE_NAME
+    if name not in profiles.saved_profile_names() and not PROFILE_NAME.match(name):
+        # The name becomes a folder under FASTDOS_HOME and part of a database name.
+        raise click.BadParameter(
+            f"{name!r}: a new profile's name is letters, digits, '_', '-' and '.', starting with a letter or digit",
+            param_hint="'--profile'",
+        )
     if dsn:
         if not repository:
             raise click.UsageError("--dsn needs --repository")
