@@ -211,6 +211,21 @@ class EmbeddedServer:
         """True when this cluster's postmaster is alive."""
         return self.status().running
 
+    def drop_database(self, dbname: str) -> None:
+        """DROP DATABASE ``dbname`` if it exists, ending its sessions (the demo's reset)."""
+        from . import db
+
+        with db.connect(self.conninfo()) as conn:
+            db.run(conn, "admin/drop_database", identifiers={"dbname": dbname})
+
+    def checkpoint(self) -> None:
+        """CHECKPOINT now: after a bulk load, lets the server recycle its WAL segments at once rather than at
+        the next timed checkpoint (TUNED_DEFAULTS allow 4 GB of WAL between checkpoints)."""
+        from . import db
+
+        with db.connect(self.conninfo()) as conn:
+            db.run(conn, "admin/checkpoint")
+
     def sessions(self) -> list[tuple[str, str, int]]:
         """Client sessions connected to the running server: (database, application_name, count) rows; none
         when it does not run."""
