@@ -29,11 +29,8 @@ from pathlib import Path
 from psycopg.conninfo import make_conninfo
 
 from .pgtools import (
-    EXECUTE_BITS,
-    TOOLS,
     ServerError,
     ServerUser,
-    allowed,
     binary_version,
     choose_user,
     find_bindir,
@@ -41,6 +38,7 @@ from .pgtools import (
     lookup_user,
     major_version,
     make_traversable_dirs,
+    reachable_bindir,
 )
 
 __all__ = ["EmbeddedServer", "ServerError", "ServerStatus", "find_bindir"]
@@ -187,6 +185,7 @@ class EmbeddedServer:
         with self._locked(120):
             if not self.is_running():
                 return
+            self._use_reachable_binaries()
             self._run(
                 [self._tool("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", mode, "-w", "-t", "60"],
                 timeout=90,
@@ -275,16 +274,7 @@ class EmbeddedServer:
     def _prepare_data_dir(self) -> None:
         user = self.user
         if user is not None:
-            blocked = first_blocked(self.bindir, user) or next(
-                (self.bindir / t for t in TOOLS if not allowed(self.bindir / t, user, EXECUTE_BITS)), None
-            )
-            if blocked is not None:
-                raise ServerError(
-                    f"user {user.name!r} (who runs PostgreSQL, since we are root) cannot reach the binaries "
-                    f"in {self.bindir}: {blocked} is not traversable/executable for it. Set "
-                    "FASTDOS_PG_BINDIR to a PostgreSQL bin directory it can reach, or install fastdos into a "
-                    "venv outside that directory"
-                )
+            self._use_reachable_binaries()
         if self.relocated:
             self._relocate()
         make_traversable_dirs(self.data_dir.parent)
@@ -298,6 +288,12 @@ class EmbeddedServer:
             os.chown(self.data_dir, user.uid, user.gid)
         if stat.S_IMODE(self.data_dir.stat().st_mode) not in (0o700, 0o750):
             self.data_dir.chmod(0o700)  # postgres refuses group/world-accessible data dirs
+
+    def _use_reachable_binaries(self) -> None:
+        """Run from a copy of the binaries under /var/lib/fastdos when the server's user cannot reach them
+        (a venv under /root, 0700): pgtools.reachable_bindir."""
+        if self.user is not None:
+            self.bindir = reachable_bindir(self.bindir, self.user, binary_version(self.bindir))
 
     def _relocate(self) -> None:
         requested, real = self.requested_dir, self.data_dir
