@@ -24,6 +24,7 @@ from typing import Any
 
 from .clock import now as local_now
 from .errors import IntegrityError, ValidationError
+from .ids import is_id
 from .jsonvalues import jsonb
 
 
@@ -384,7 +385,7 @@ def update_plan(spec: Entity, rows: Iterable[Mapping[str, Any]]) -> UpdateGroups
         if not given <= keys:
             raise IntegrityError(f"Incorrect fields given for {name}: {set(row)} not subset of {set(keys)}")
         pk = row["id"]
-        if type(pk) is not int or not 0 < pk <= 2147483647:
+        if not is_id(pk):
             raise _bad(index, "id", f"expected a positive 32-bit integer, got {pk!r:.80}")
         groups.setdefault(given, {})[pk] = (index, row)
     return groups
