@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from .admin import checkpoint, drop_database
 from .backend import Backend
 from .cli.base import render
 from .errors import ConfigurationError, FastdosError
@@ -80,14 +81,14 @@ def run(n_nodes: int) -> None:
             run_import(storage)
         run_ingest(storage, n_nodes)
         click.echo(render(storage.get_info(detailed=True)))
-    server.checkpoint()
+    checkpoint(server.conninfo())
     for line in left_behind(profile, server):
         click.echo(line)
 
 
 def reset(profile: Profile, server: EmbeddedServer) -> None:
     """Drop the demo's database and repository (nothing else: they are the demo's own)."""
-    server.drop_database(str(profile.storage_config["database_name"]))
+    drop_database(server.conninfo(), str(profile.storage_config["database_name"]))
     shutil.rmtree(profile.repository_path, ignore_errors=True)
 
 

@@ -56,7 +56,9 @@ def server_stop(data_dir: str | None, port: int | None, force: bool) -> None:
         if not embedded.is_running():
             click.echo(f"not running ({embedded.data_dir})")
             return
-        sessions = embedded.sessions()
+        from ..admin import client_sessions
+
+        sessions = client_sessions(embedded.conninfo())
         count = sum(n for _, _, n in sessions)
         if count and not force:
             who = ", ".join(f"{n} on {d or '?'} ({a or 'no application name'})" for d, a, n in sessions[:5])
