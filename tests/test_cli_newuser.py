@@ -79,6 +79,15 @@ def test_saved_embedded_profile_without_cluster(tmp_path: Path, monkeypatch: pyt
     assert not (tmp_path / "home" / "pgdata").exists()
 
 
+def test_missing_database_names_init(pg_server: PgServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FASTDOS_HOME", str(tmp_path / "home"))
+    save_profile(Profile.from_dsn("gone", pg_server.conninfo("fastdos_no_such_database"), tmp_path / "repo"))
+    result = invoke("info", "--profile", "gone")
+    assert result.exit_code == 3
+    (line,) = result.output.strip().splitlines()
+    assert 'database "fastdos_no_such_database" does not exist' in line and "`fastdos init` creates" in line
+
+
 def test_restore_into_a_new_profile(saved: Profile, pg_server: PgServer, empty_db: str, tmp_path: Path) -> None:
     assert invoke("generate", "--profile", "test", "--nodes", "40").exit_code == 0
     assert invoke("backup", "--profile", "test", str(tmp_path / "backups")).exit_code == 0

@@ -66,7 +66,15 @@ def describe(exc: BaseException) -> str:
         return f"{reason}{where}"
     if isinstance(exc, KeyError) and not _is_fastdos_error(exc):
         return f"missing key {exc}"
-    return str(exc).strip() or type(exc).__name__
+    text = str(exc).strip() or type(exc).__name__
+    first, _, rest = text.partition("\n")
+    if _MISSING_DATABASE.search(first) and "fastdos init" not in text:
+        # The profile exists but its database does not (dropped, or a profile saved by hand).
+        return f"{first}; `fastdos init` creates and initialises it\n{rest}".strip()
+    return text
+
+
+_MISSING_DATABASE = re.compile(r'database "[^"]*" does not exist')
 
 
 def _is_fastdos_error(exc: BaseException) -> bool:
