@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -17,6 +19,7 @@ from click.testing import CliRunner, Result
 from fastdos.backend import Backend
 from fastdos.cli import main
 from fastdos.profile import Profile, load_profile, save_profile
+from fastdos.server import EmbeddedServer
 from tests.conftest import PgServer
 
 FASTDOS = str(Path(sys.executable).with_name("fastdos"))
@@ -178,3 +181,34 @@ def test_figure() -> None:
         "Packing all loose files (3 files occupying 0.00682 MB) ..."
     )
     assert rounded("version 1.2.3 and 10.5") == "version 1.2.3 and 10.5"
+
+
+@pytest.fixture
+def embedded_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = Path(f"/tmp/fastdos-restore-{os.getpid()}")  # short: the socket path is limited to 107 bytes
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(mode=0o755)
+    monkeypatch.setenv("FASTDOS_HOME", str(home))
+    yield home
+    server = EmbeddedServer(home / "pgdata")
+    server.stop()
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_restore_into_a_new_embedded_profile(profile: Profile, embedded_home: Path, tmp_path: Path) -> None:
+    """The newcomer path: a backup restored on a fresh FASTDOS_HOME, no `init` first; the cluster is made."""
+    with Backend(profile) as storage:
+        storage.set_global_variable("restored|marker", 42)
+        storage.get_repository().put_object_from_filelike(io.BytesIO(b"content"))
+        storage.backup(tmp_path / "backups")
+    result = invoke("restore", str(tmp_path / "backups"), "--profile", "mine")
+    assert result.exit_code == 0, result.output
+    assert "created profile 'mine'" in result.output
+    mine = load_profile("mine")
+    assert mine.embedded is not None and mine.repository_path == embedded_home / "profiles" / "mine" / "repository"
+    with Backend(mine) as storage:
+        assert storage.get_global_variable("restored|marker") == 42
+    info = invoke("info", "--profile", "mine", "--json")
+    assert info.exit_code == 0, info.output
