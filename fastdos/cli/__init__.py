@@ -31,7 +31,6 @@ Exit codes follow ``verdi storage``: 0 success, 1 failure, 3 ``CorruptStorage`` 
 from __future__ import annotations
 
 import importlib
-import logging
 from typing import Any
 
 import click
@@ -88,6 +87,8 @@ class FastdosGroup(click.Group):
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """fastdos: a raw-SQL storage engine for AiiDA psql_dos storages."""
+    import logging
+
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 

@@ -10,7 +10,6 @@ Exit codes follow ``verdi storage``: 0 success, 1 failure, 3 ``CorruptStorage`` 
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ EXIT_FAILURE = 1
 EXIT_UNREACHABLE = 3
 EXIT_INCOMPATIBLE = 4
 
-LOGGER = logging.getLogger("fastdos.cli")
+LOGGER_NAME = "fastdos.cli"  # logging is imported when a message needs it: not for `--help`
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -36,11 +35,14 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     A message of several lines (a server log tail, say) shows its first line; the rest is logged at INFO,
     so ``fastdos -v`` prints it.
     """
+    import logging
+
+    logger = logging.getLogger(LOGGER_NAME)
     lines = [line for line in str(message).strip().splitlines() if line.strip()] or ["unknown error"]
     first = lines[0]
     if len(lines) > 1:
-        if LOGGER.isEnabledFor(logging.INFO):
-            LOGGER.info("details:\n%s", "\n".join(lines[1:]))
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("details:\n%s", "\n".join(lines[1:]))
         else:
             first += " (run `fastdos -v ...` for details)"
     click.secho(f"Error: {first}", fg="red", err=True)
@@ -90,7 +92,9 @@ def report_error(exc: BaseException) -> NoReturn:
     if isinstance(exc, FastdosError | OSError | KeyError | ValueError):
         fail(describe(exc), exit_code(exc))
     # Not one of ours: still one line, and the traceback for whoever debugs it with -vv.
-    LOGGER.debug("unexpected error", exc_info=exc)
+    import logging
+
+    logging.getLogger(LOGGER_NAME).debug("unexpected error", exc_info=exc)
     fail(f"unexpected {type(exc).__name__}: {describe(exc)} (run `fastdos -vv ...` for the traceback)")
 
 
@@ -161,6 +165,8 @@ aiida_option = click.option(
 def quieter(logger_name: str) -> Iterator[None]:
     """Hide the WARNING records of ``logger_name`` (unless ``-v`` was given) while a command prints the same
     facts itself."""
+    import logging
+
     logger = logging.getLogger(logger_name)
     if logger.isEnabledFor(logging.INFO):
         yield
