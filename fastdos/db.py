@@ -198,7 +198,7 @@ class Database:
             cause = (
                 f"all {self._pool.max_size} connections of the pool (pool_max) are in use by other threads"
                 if in_use >= self._pool.max_size
-                else "the database server cannot be reached (see the warnings of psycopg.pool)"
+                else "the database server cannot be reached"
             )
             return UnreachableStorage(f"{name}: no database connection within {self._pool.timeout:g} s: {cause}")
         return convert(exc, name, self._password)
