@@ -19,7 +19,10 @@ Adding a command
    and ``tests/test_cli_package.py`` fails when one of them pulls in a heavy module.
 2. Wrap the work in ``with open_backend(profile_name) as storage:`` (opens an initialised profile) or
    ``with reported():``, so a fastdos error or an ``OSError`` ends as one line and a non-zero exit.
-3. Add one line to :data:`COMMANDS` below: ``("export", "export")`` (module name, attribute name).
+3. Add one line to :data:`COMMANDS` below: ``("export", "export")`` (module in this package, attribute).
+   A command that lives elsewhere is named by its full module path, e.g. ``("fastdos.aiida.cli", "aiida")``
+   for ``fastdos aiida enable|disable``; the same rule holds for it: aiida-core and other heavy modules are
+   imported inside the command functions, never at module level.
 4. Add the command with hostile arguments to ``tests/test_cli_hostile.py``.
 
 Code outside this package can also call ``fastdos.cli.register(command)`` before ``main()`` runs.
@@ -50,7 +53,8 @@ __all__ = [
     "resolve_profile",
 ]
 
-# (module in this package, attribute): every command of `fastdos` (`--help` lists them alphabetically).
+# (module, attribute): every command of `fastdos` (`--help` lists them alphabetically). A module name without
+# a dot is one of this package; a full path ("fastdos.aiida.cli") is imported as it is.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("storage", "init"),
     ("storage", "version"),
@@ -100,7 +104,8 @@ def register(command: click.Command) -> click.Command:
 
 
 for _module, _attribute in COMMANDS:
-    register(getattr(importlib.import_module(f"{__name__}.{_module}"), _attribute))
+    _path = _module if "." in _module else f"{__name__}.{_module}"
+    register(getattr(importlib.import_module(_path), _attribute))
 
 
 if __name__ == "__main__":
