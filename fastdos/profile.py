@@ -283,6 +283,12 @@ def save_profile(profile: Profile, *, make_default: bool = False) -> Path:
     return path
 
 
+def saved_profile_names() -> set[str]:
+    """Names of the profiles written into fastdos' configuration (the implicit default is not among them
+    until ``fastdos init`` saves it)."""
+    return set(_read_config()["profiles"])
+
+
 def list_profiles() -> list[str]:
     """Names of the profiles in fastdos' configuration (``default`` always included)."""
     names = set(_read_config()["profiles"]) | {DEFAULT_PROFILE_NAME}
@@ -298,4 +304,5 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "save_profile",
+    "saved_profile_names",
 ]
