@@ -1,7 +1,8 @@
 """Profiles: where a storage lives (database connection + repository folder).
 
-``Profile(name, storage_config)`` takes AiiDA's storage configuration keys (spec §1.1), so a profile read
-from an AiiDA ``config.json`` (:meth:`Profile.from_aiida`) and one of fastdos' own
+``Profile(name, storage_config)`` takes AiiDA's storage configuration keys
+(docs/storage-backend.md#profile-configuration), so a profile read from an AiiDA ``config.json``
+(:meth:`Profile.from_aiida`) and one of fastdos' own
 (``$FASTDOS_HOME/config.json``, :func:`load_profile`) are the same object. An *embedded* profile names a
 data directory for fastdos' own PostgreSQL cluster (:mod:`fastdos.server`), which is started on first use.
 
