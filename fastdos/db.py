@@ -2,7 +2,7 @@
 
 One ``Database`` per open backend. Connections run in autocommit mode; every unit of work happens inside
 :meth:`Database.transaction`, which is ``BEGIN``/``COMMIT`` at the outermost level and a savepoint when
-nested, so an inner failure rolls back only its own part (spec §4.3, implemented without aiida's
+nested, so an inner failure rolls back only its own part (docs/storage-backend.md#transactions, without aiida's
 commit-the-root quirk). A transaction belongs to the thread that opened it: the connection is pinned in a
 thread-local until the outermost block ends.
 
@@ -12,6 +12,7 @@ The verbs log the query name and its duration, never parameter values, and conve
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -36,6 +37,26 @@ Params = Mapping[str, Any]
 # dies (aiida-core#7207, #5097); the server ends such sessions after this long idle inside a transaction.
 IDLE_IN_TRANSACTION_TIMEOUT = "10min"
 
+# When a pooled connection turns out dead, one direct connection attempt tells whether the server is gone;
+# waiting for the pool instead took its whole timeout (30 s) and logged ~10 reconnection warnings.
+LOST_SERVER_PROBE_TIMEOUT = 2
+POOL_NAME = "fastdos"
+
+
+class _PoolReconnectWarnings(logging.Filter):
+    """Drops psycopg.pool's repeated reconnection warnings of fastdos' pools: the checkout that finds the
+    server gone raises one UnreachableStorage with the server's reason instead."""
+
+    MESSAGES = ("error connecting in %r: %s", "reconnection attempt in pool %r failed after %s sec")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg in self.MESSAGES and args[:1] == (POOL_NAME,))
+
+
+if not any(isinstance(f, _PoolReconnectWarnings) for f in logging.getLogger("psycopg.pool").filters):
+    logging.getLogger("psycopg.pool").addFilter(_PoolReconnectWarnings())
+
 
 class Database:
     """A psycopg connection pool plus the transaction bookkeeping of one backend."""
@@ -59,14 +80,12 @@ class Database:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            name="fastdos",
+            name=POOL_NAME,
             kwargs={"autocommit": True, "application_name": application_name},
             configure=self._configure,
-            # One empty round trip per checkout (~0.1 ms on a local socket) so that a server restart costs
-            # a reconnect, not a failed operation (aiida-core#3867: work lost after a PostgreSQL restart).
-            check=psycopg_pool.ConnectionPool.check_connection,
         )
         self._closed = False
+        self._suspect = False  # a connection died: probe the server before waiting on the pool
 
     @staticmethod
     def _configure(conn: Connection) -> None:
@@ -116,17 +135,14 @@ class Database:
             finally:
                 self._local.depth -= 1
             return
-        try:
-            conn = self._pool.getconn()
-        except Exception as exc:
-            raise self._checkout_error(exc, "transaction/connect") from exc
+        conn = self._checkout("transaction/connect")
         self._local.conn, self._local.depth = conn, 1
         try:
             with _converted("transaction/commit", self._password), conn.transaction():
                 yield conn
         finally:
             self._local.conn, self._local.depth = None, 0
-            self._pool.putconn(conn)
+            self._checkin(conn)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -136,18 +152,43 @@ class Database:
         if conn is not None:
             yield conn
             return
-        try:
-            ctx = self._pool.connection()
-            conn = ctx.__enter__()
-        except Exception as exc:
-            raise self._checkout_error(exc, "connect") from exc
+        conn = self._checkout("connect")
         try:
             yield conn
-        except BaseException as exc:
-            ctx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        else:
-            ctx.__exit__(None, None, None)
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self, name: str) -> Connection:
+        """A pooled connection that answers an empty round trip (~0.1 ms on a local socket), so that a server
+        restart costs a reconnect, not a failed operation (aiida-core#3867: work lost after a restart).
+
+        A dead connection makes the next checkouts probe the server first: gone, they fail at once with
+        its reason; back, the pool is told to reconnect now rather than at its next back-off retry.
+        """
+        for _attempt in range(3):
+            if self._suspect:
+                try:
+                    probe(self._conninfo, password=self._password, connect_timeout=LOST_SERVER_PROBE_TIMEOUT)
+                except UnreachableStorage as exc:
+                    raise UnreachableStorage(f"{name}: the database server went away: {exc}") from None
+                self._suspect = False
+                self._pool.check()
+            try:
+                conn = self._pool.getconn()
+            except Exception as exc:
+                raise self._checkout_error(exc, name) from exc
+            try:
+                psycopg_pool.ConnectionPool.check_connection(conn)
+            except Exception:
+                self._checkin(conn)  # the pool discards a broken connection and opens another
+                continue
+            return conn
+        raise UnreachableStorage(f"{name}: the database server drops every new connection")
+
+    def _checkin(self, conn: Connection) -> None:
+        if conn.broken or conn.closed:
+            self._suspect = True
+        self._pool.putconn(conn)
 
     def _checkout_error(self, exc: Exception, name: str) -> FastdosError:
         """A pool timeout says whether the pool was exhausted (naming its size) or the server is unreachable."""
@@ -157,7 +198,7 @@ class Database:
             cause = (
                 f"all {self._pool.max_size} connections of the pool (pool_max) are in use by other threads"
                 if in_use >= self._pool.max_size
-                else "the database server cannot be reached (see the warnings of psycopg.pool)"
+                else "the database server cannot be reached"
             )
             return UnreachableStorage(f"{name}: no database connection within {self._pool.timeout:g} s: {cause}")
         return convert(exc, name, self._password)
@@ -212,6 +253,17 @@ def _statement(name: str, identifiers: Mapping[str, str | sql.Composable] | None
     return query.sql
 
 
+@contextmanager
+def _timed(name: str, suffix: str = "") -> Iterator[None]:
+    """The one wrapper of every statement fastdos runs: logs its name and duration, converts its error once."""
+    started = time.perf_counter()
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s%s: %.2f ms", name, suffix, (time.perf_counter() - started) * 1e3)
+
+
 def execute(
     conn: Connection,
     name: str,
@@ -221,16 +273,40 @@ def execute(
     prepare: bool | None = None,
 ) -> psycopg.Cursor[TupleRow]:
     """Run the query ``name`` with named ``params``; return the cursor for the caller to read."""
-    statement = _statement(name, identifiers)
-    started = time.perf_counter()
-    try:
+    return execute_composed(conn, name, _statement(name, identifiers), params, prepare=prepare)
+
+
+def execute_composed(
+    conn: Connection,
+    name: str,
+    statement: sql.SQL | sql.Composed,
+    params: Params | None = None,
+    *,
+    prepare: bool | None = None,
+) -> psycopg.Cursor[TupleRow]:
+    """Run a statement composed at run time (the QueryBuilder, index DDL); ``name`` labels logs and errors."""
+    with _timed(name):
         # No params, no placeholder parsing: a '%' in an identifier (a database named 'a%sb') or in a
         # definition read from the catalog must reach the server unchanged.
-        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or None, prepare=prepare)
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
-    return cursor
+        return conn.execute(statement, params or None, prepare=prepare)
+
+
+def stream(
+    conn: Connection, name: str, statement: sql.SQL | sql.Composed, params: Params | None, batch_size: int
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``statement`` through a server-side cursor, ``batch_size`` per round trip.
+
+    The cursor needs a transaction: a savepoint when one is open, else a transaction of its own.
+    """
+    cursor_name = f"fastdos_{name.replace('-', '_').replace('/', '_')}_{next(_cursor_numbers)}"
+    with _timed(name, " (streamed)"), conn.transaction(), conn.cursor(name=cursor_name) as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(statement, params)
+        while rows := cursor.fetchmany(batch_size):
+            yield from rows
+
+
+_cursor_numbers = itertools.count(1)
 
 
 def run(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> int:
@@ -259,12 +335,8 @@ def script(conn: Connection, name: str) -> None:
     query = queries.get(name)
     if query.kind != "script":
         raise ValueError(f"sql/{name}.sql is not a script")
-    started = time.perf_counter()
-    try:
+    with _timed(name):
         conn.execute(query.sql)
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
 
 
 @contextmanager
@@ -278,12 +350,7 @@ def copy(
 ) -> Iterator[psycopg.Copy]:
     """Open ``COPY ... FROM STDIN`` of the query ``name``; optional ``types`` switch on binary dumpers."""
     statement = _statement(name, identifiers)
-    started = time.perf_counter()
-    try:
-        with conn.cursor() as cursor, cursor.copy(statement, params) as copy_:
-            if types is not None:
-                copy_.set_types(list(types))
-            yield copy_
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
+    with _timed(name), conn.cursor() as cursor, cursor.copy(statement, params) as copy_:
+        if types is not None:
+            copy_.set_types(list(types))
+        yield copy_
