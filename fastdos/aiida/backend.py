@@ -38,12 +38,11 @@ from aiida.orm.entities import EntityTypes
 from aiida.storage.log import STORAGE_LOGGER
 from aiida.storage.psql_dos.backend import PsqlDosBackend, get_filepath_container
 
-from .. import errors
+from .. import errors, graph, ingest, maintenance, update
 from ..context import BorrowedContext
 from ..locking import ProfileAccess, maintenance_lock
 from ..profile import Profile, PsqlConfig
 from ..repository import Repository
-from . import engine
 
 if TYPE_CHECKING:
     from aiida.manage.configuration.profile import Profile as AiidaProfile
@@ -132,7 +131,7 @@ class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is unt
         with self._unit_of_work():
             try:
                 with self.borrowed_context() as ctx:
-                    ids = engine.bulk_insert(ctx, entity_type.value, rows, allow_defaults)
+                    ids = ingest.bulk_insert(ctx, entity_type.value, rows, allow_defaults)
             except errors.ValidationError as exc:
                 LOGGER.debug("bulk_insert of %s falls back to aiida-core: %s", entity_type.value, exc)
                 return cast(list[int], super().bulk_insert(entity_type, rows, allow_defaults))
@@ -157,7 +156,7 @@ class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is unt
         with self._unit_of_work():
             try:
                 with self.borrowed_context() as ctx:
-                    engine.bulk_update(ctx, entity_type.value, rows)
+                    update.bulk_update(ctx, entity_type.value, rows)
             except (errors.ValidationError, errors.NotExistent) as exc:
                 # An unknown id: aiida-core's statement raises SQLAlchemy's StaleDataError naming the counts and
                 # keeps nothing; its own path gives exactly that (fastdos' savepoint already left nothing).
@@ -178,7 +177,7 @@ class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is unt
             return
         try:
             with self.borrowed_context() as ctx:
-                engine.delete_nodes_and_connections(ctx, pks)
+                graph.delete_nodes_and_connections(ctx, pks)
         except errors.IntegrityError as exc:
             _sqlalchemy_error(exc)
         self._forget_deleted(set(pks))
@@ -214,8 +213,10 @@ class FastdosStorage(PsqlDosBackend):  # type: ignore[misc]  # aiida-core is unt
         STORAGE_LOGGER.info("Obtaining unreferenced object keys ...")
         # A read: like aiida-core's queries it leaves the session's transaction open and commits nothing.
         with self.borrowed_context() as ctx:
-            # fastdos raises aiida-core's RuntimeError, with its message, for referenced keys that are missing.
-            return engine.get_unreferenced_keyset(ctx, check_consistency)
+            try:
+                return maintenance.get_unreferenced_keyset(ctx, check_consistency)
+            except errors.MissingObjectsError as exc:  # aiida-core raises a plain RuntimeError, same message
+                raise RuntimeError(str(exc)) from exc
 
     def maintain(self, full: bool = False, dry_run: bool = False, **kwargs: Any) -> None:
         repository = self.get_repository()
