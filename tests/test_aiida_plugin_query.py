@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,13 +39,10 @@ def _plugin_importable() -> bool:
     return subprocess.run([str(AIIDA_PYTHON), "-c", probe], capture_output=True, check=False).returncode == 0
 
 
-pytestmark = [
-    pytest.mark.aiida,
-    pytest.mark.skipif(
-        not _plugin_importable(),
-        reason=f"aiida-core venv with fastdos missing ({AIIDA_PYTHON}); create it with tests/aiida/setup_env.sh",
-    ),
-]
+needs_aiida = pytest.mark.skipif(
+    not _plugin_importable(),
+    reason=f"aiida-core venv with fastdos missing ({AIIDA_PYTHON}); create it with tests/aiida/setup_env.sh",
+)
 
 
 def _standin() -> bool:
@@ -295,6 +293,8 @@ def run_compare(backend: Backend, tmp_path: Path, queries: list[dict[str, Any]],
     return run.result
 
 
+@pytest.mark.aiida
+@needs_aiida
 def test_generated_queries_equal_core_psql_dos(seeded: Backend, tmp_path: Path) -> None:
     rng = random.Random(20261202)
     queries = [random_query(rng) for _ in range(N_QUERIES)]
@@ -314,6 +314,8 @@ def test_generated_queries_equal_core_psql_dos(seeded: Backend, tmp_path: Path) 
     assert accelerated > N_QUERIES * 0.85, result["stats"]
 
 
+@pytest.mark.aiida
+@needs_aiida
 def test_common_shapes_are_accelerated(seeded: Backend, tmp_path: Path) -> None:
     queries = fixed_queries()
     result = run_compare(seeded, tmp_path, queries)
@@ -328,6 +330,8 @@ def test_common_shapes_are_accelerated(seeded: Backend, tmp_path: Path) -> None:
     assert len(empty) <= 3, f"these common shapes matched nothing (weak test data): {empty}"
 
 
+@pytest.mark.aiida
+@needs_aiida
 def test_duplicate_paths_counted_like_aiida(seeded: Backend, tmp_path: Path) -> None:
     """with_ancestors repeats a pair per path: the plugin returns aiida's multiset, not the distinct set."""
     rows = {
@@ -342,6 +346,8 @@ def test_duplicate_paths_counted_like_aiida(seeded: Backend, tmp_path: Path) -> 
     assert paths["rows"] > paths["distinct_rows"] == pairs["rows"], (paths["rows"], pairs["rows"])
 
 
+@pytest.mark.aiida
+@needs_aiida
 def test_bad_inputs_raise_aiidas_exceptions(seeded: Backend, tmp_path: Path) -> None:
     result = run_compare(seeded, tmp_path, BAD_QUERIES)
     for query, outcome in zip(BAD_QUERIES, result["results"], strict=True):
@@ -356,8 +362,99 @@ def test_bad_inputs_raise_aiidas_exceptions(seeded: Backend, tmp_path: Path) -> 
     assert all(r in line for r, line in zip(fallbacks, result["fallback_logs"], strict=True))
 
 
+@pytest.mark.aiida
+@needs_aiida
 def test_transaction_visibility(seeded: Backend, tmp_path: Path) -> None:
     result = run_compare(seeded, tmp_path, [], op="transaction")
     assert result["inside"] == 1, result
     assert result["accelerated"] is True
     assert result["after"] == 0
+
+
+# --- the compiler alone (no aiida-core needed): aiida's query dicts as its QueryBuilder.as_dict() makes them ---
+
+
+def _dict(path: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    items = []
+    for i, p in enumerate(path):
+        items.append(
+            {
+                "entity_type": "",
+                "orm_base": p.get("orm_base", "node"),
+                "tag": p["tag"],
+                "joining_keyword": p.get("rel"),
+                "joining_value": p.get("to"),
+                "outerjoin": False,
+                "edge_tag": f"{p.get('to')}--{p['tag']}" if i else None,
+            }
+        )
+    tags = [p["tag"] for p in path] + [f"{p.get('to')}--{p['tag']}" for p in path[1:]]
+    data: dict[str, Any] = {
+        "path": items,
+        "filters": {t: {} for t in tags},
+        "project": {t: [] for t in tags},
+        "project_map": {},
+        "order_by": [],
+        "offset": None,
+        "limit": None,
+        "distinct": False,
+    }
+    for p in path:
+        data["filters"][p["tag"]] = p.get("filters", {})
+        data["project"][p["tag"]] = p.get("project", [])
+    data.update(extra)
+    return data
+
+
+def test_compiled_walk_repeats_paths_and_seeds_like_aiida() -> None:
+    from fastdos.aiida.qb_compile import compile_query
+
+    data = _dict(
+        [
+            {"tag": "a", "filters": {"attributes.x": 1}},
+            {"tag": "b", "rel": "with_ancestors", "to": "a", "project": [{"id": {}}]},
+        ]
+    )
+    plan = compile_query(data)
+    text = plan.rows_statement()[0].as_string(None)
+    assert "UNION ALL" in text and "UNION SELECT" not in text  # one row per path, as aiida
+    assert text.count("attributes") == 2  # the seed of the walk and the vertex itself are filtered
+    count = plan.count_statement()[0].as_string(None)
+    assert count.startswith("WITH RECURSIVE") and "count(*)" in count
+    assert plan.entities == {} and plan.dict_shape == [("b", "id", 0)]
+
+
+def test_compiled_defaults_and_limits() -> None:
+    from fastdos.aiida.qb_compile import compile_query
+
+    plan = compile_query(_dict([{"tag": "a"}], limit=3, offset=1))
+    assert plan.entities == {0: "node"}  # no projection: the last vertex's entity, loaded by id
+    _, params = plan.rows_statement(first=True)
+    assert params["limit"] == 1 and params["offset"] == 1  # first() replaces the limit, keeps the offset
+    assert "SELECT count(*) FROM (" in plan.count_statement()[0].as_string(None)
+
+
+@pytest.mark.parametrize(
+    ("path", "extra", "reason"),
+    [
+        ([{"tag": "a", "filters": {"id": {"=<": 3}}}], {}, "operator '=<' on a column"),
+        ([{"tag": "a", "filters": {"id": {"!=": 3}}}], {}, "operator '!='"),
+        ([{"tag": "a", "filters": {"uuid": {"ilike": "a%"}}}], {}, "ilike on a column that is not text"),
+        ([{"tag": "a", "project": [{"id": {}}, {"id": {}}]}], {}, "projects 'id' twice"),
+        ([{"tag": "a", "project": [{"*": {"func": "max"}}]}], {}, "with func 'max'"),
+        ([{"tag": "a", "orm_base": "computer", "filters": {"metadata.x": 1}}], {}, "computer.metadata"),
+        ([{"tag": "a"}], {"order_by": [{"a": [{"attributes.x": {"order": "asc"}}]}]}, "without a cast"),
+        ([{"tag": "a", "project": [{"id": {}}]}], {"distinct": True, "order_by": [{"a": [{"id": {}}]}]}, "distinct"),
+        (
+            [{"tag": "a"}, {"tag": "b", "rel": "with_ancestors", "to": "a"}],
+            {"filters": {"a": {}, "b": {}, "a--b": {"depth": 1}}},
+            "filters on tag 'a--b'",
+        ),
+    ],
+)
+def test_uncovered_shapes_name_their_reason(path: list[dict[str, Any]], extra: dict[str, Any], reason: str) -> None:
+    from fastdos.aiida.qb_compile import compile_query
+    from fastdos.aiida.qb_filters import Unsupported
+
+    with pytest.raises(Unsupported, match=re.escape(reason)):
+        compile_query(_dict(path, **extra))
