@@ -103,9 +103,7 @@ def op_import(args: dict[str, Any]) -> dict[str, Any]:
 
     backend = storage(args)
     spent = instrument(backend)
-    result = timed(lambda: import_archive(args["path"], backend=backend).pk, spent)
-    result["value"] = None
-    return result
+    return timed(lambda: import_archive(args["path"], backend=backend), spent)
 
 
 def op_delete(args: dict[str, Any]) -> dict[str, Any]:
