@@ -26,7 +26,8 @@ import psycopg
 from aiida.orm.implementation.querybuilder import QueryDictType
 from aiida.storage.psql_dos.orm.querybuilder.main import SqlaQueryBuilder
 from psycopg import sql
-from sqlalchemy import select
+from sqlalchemy import Integer, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import ValidationError
@@ -35,9 +36,10 @@ from .qb_filters import Unsupported
 
 LOGGER = logging.getLogger("fastdos.aiida.querybuilder")
 
-# Ids per statement when the models of a '*' projection are loaded: 5000 bind values stay far below
-# PostgreSQL's 65535-parameter limit and make one round trip per 5000 entities.
-LOAD_CHUNK = 5000
+# Ids per statement when the models of a '*' projection are loaded (one array parameter, so no parameter
+# limit): aiida's ORM takes 0.15-0.4 s per 1000 node objects on this machine (bench/notes/aiida_querybuilder.md,
+# "entities"), so one extra round trip per 10^4 ids is noise beside it, and the id list stays small.
+LOAD_CHUNK = 10_000
 
 _cursor_names = itertools.count()
 
@@ -195,7 +197,8 @@ class FastdosQueryBuilder(SqlaQueryBuilder):  # type: ignore[misc]
         found: dict[int, Any] = {}
         for start in range(0, len(ids), LOAD_CHUNK):
             chunk = ids[start : start + LOAD_CHUNK]
-            for instance in session.execute(select(model).where(model.id.in_(chunk))).scalars():
+            ids_param = bindparam("fastdos_ids", chunk, type_=ARRAY(Integer))
+            for instance in session.execute(select(model).where(model.id == any_(ids_param))).scalars():
                 found[instance.id] = instance
         missing = set(ids) - set(found)
         if missing:  # deleted by a concurrent commit between the two statements (READ COMMITTED)
