@@ -4,10 +4,10 @@ The storage is bench/test_query.py's: ``FASTDOS_BENCH_QUERY_NODES`` nodes (10^5)
 CalcJob nodes with ``process_state``/``exit_status`` attributes. aiida-core 2.9.4 runs in ``.venv-aiida``
 (tests/aiida/qb_plugin_compare.py, ``timing`` op): every query is built and run through aiida's public API
 (``QueryBuilder(...).append(...).all(flat=True)`` or ``.count()``) on ``PsqlDosBackend`` and on fastdos'
-``FastdosStorage`` alternately, ``ROUNDS`` times; both must give the same result and the fastdos side must not
-fall back. Once on the plain schema (aiida's own indexes only), once after ``fastdos.query.add_index`` on the
-filtered keys. Figures go into ``extra_info`` (bench/RESULTS.md, "QueryBuilder inside aiida-core"; plans in
-bench/notes/aiida_querybuilder.md).
+``FastdosStorage`` alternately, ``ROUNDS`` times; the best time of each side is the figure. Both must give the
+same result and the fastdos side must not fall back. Once on the plain schema (aiida's own indexes only), once
+after ``fastdos.query.add_index`` on the filtered keys. Figures go into ``extra_info`` (bench/RESULTS.md,
+"QueryBuilder inside aiida-core"; plans in bench/notes/aiida_querybuilder.md).
 
 Run: ``.venv/bin/python -m pytest bench/test_aiida_plugin_query.py --benchmark-enable --benchmark-only -s``.
 """
@@ -31,7 +31,7 @@ from tests.test_aiida_interop import run_aiida_script
 ROOT = Path(__file__).resolve().parent.parent
 AIIDA_PYTHON = ROOT / ".venv-aiida" / "bin" / "python"
 SCRIPT = ROOT / "tests" / "aiida" / "qb_plugin_compare.py"
-ROUNDS = int(os.environ.get("FASTDOS_BENCH_AIIDA_QB_ROUNDS", "9"))
+ROUNDS = int(os.environ.get("FASTDOS_BENCH_AIIDA_QB_ROUNDS", "15"))
 INDEXED_KEYS = ("attributes.process_state", "attributes.exit_status")
 
 CASES: dict[str, dict[str, Any]] = {
@@ -101,14 +101,19 @@ def test_aiida_querybuilder(
         assert r["equal"], f"{case}: fastdos and core.psql_dos disagree"
         assert r["accelerated"], f"{case} fell back: {r['reason']}"
         assert r["result"], f"{case} matched nothing"
-        speedup = r["psql_median"] / r["fastdos_median"]
-        benchmark.extra_info[f"{case}_psql_ms"] = round(r["psql_median"] * 1e3, 2)
-        benchmark.extra_info[f"{case}_fastdos_ms"] = round(r["fastdos_median"] * 1e3, 2)
+        # The minimum is the figure (as bench/compare.py's gate): on this shared 2-core VM the medians of 15
+        # alternating rounds still move by 2x between runs (bench/notes/aiida_querybuilder.md).
+        speedup = r["psql_best"] / r["fastdos_best"]
+        benchmark.extra_info[f"{case}_psql_ms"] = round(r["psql_best"] * 1e3, 2)
+        benchmark.extra_info[f"{case}_fastdos_ms"] = round(r["fastdos_best"] * 1e3, 2)
         benchmark.extra_info[f"{case}_speedup"] = round(speedup, 2)
+        benchmark.extra_info[f"{case}_median_speedup"] = round(r["psql_median"] / r["fastdos_median"], 2)
         notes[case] = {k: r[k] for k in ("explain_aiida", "explain_fastdos")}
+        psql, fast = r["psql_best"] * 1e3, r["fastdos_best"] * 1e3
         print(
-            f"\n{schema} {case}: core.psql_dos {r['psql_median'] * 1e3:.2f} ms (best {r['psql_best'] * 1e3:.2f}),"
-            f" fastdos {r['fastdos_median'] * 1e3:.2f} ms (best {r['fastdos_best'] * 1e3:.2f}), x{speedup:.2f}"
+            f"\n{schema} {case}: core.psql_dos best {psql:.2f} ms (median {r['psql_median'] * 1e3:.2f}),"
+            f" fastdos best {fast:.2f} ms (median {r['fastdos_median'] * 1e3:.2f}), x{speedup:.2f}"
+            f" (medians x{r['psql_median'] / r['fastdos_median']:.2f})"
         )
     out = os.environ.get("FASTDOS_BENCH_AIIDA_QB_PLANS")
     if out:  # the EXPLAIN ANALYZE of both sides, for bench/notes/aiida_querybuilder.md
