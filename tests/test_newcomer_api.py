@@ -25,3 +25,35 @@ def test_nodes_get_accepts_id_as_aiida_does(backend: Backend) -> None:
         backend.nodes.get(id=pk + 1000)
     with pytest.raises(TypeError):
         backend.nodes.get(id="1")  # type: ignore[arg-type]
+
+
+def test_initialise_creates_the_profiles_default_user_once(pg_server, empty_db: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_profile
+
+    from fastdos.profile import DEFAULT_USER_EMAIL
+
+    profile = make_profile(pg_server, empty_db, tmp_path / "repo")
+    assert profile.default_user_email is None and profile.user_email == DEFAULT_USER_EMAIL
+    assert Backend.initialise(profile) is True
+    with Backend(profile) as storage:
+        first = storage.default_user_id
+        assert first is not None
+        assert storage.users.get(id=first)["email"] == DEFAULT_USER_EMAIL
+    assert Backend.initialise(profile) is False  # nothing created, nothing added
+    with Backend(profile) as storage:
+        assert storage.default_user_id == first
+        assert storage.users.count() == 1
+
+
+def test_a_profile_naming_its_user_gets_that_user(pg_server, empty_db: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from conftest import make_profile
+
+    profile = dataclasses.replace(
+        make_profile(pg_server, empty_db, tmp_path / "repo"), default_user_email="me@example.org"
+    )
+    Backend.initialise(profile)
+    with Backend(profile) as storage:
+        assert storage.default_user_id is not None
+        assert [u["email"] for u in storage.users.iter()] == ["me@example.org"]
