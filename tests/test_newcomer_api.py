@@ -57,3 +57,27 @@ def test_a_profile_naming_its_user_gets_that_user(pg_server, empty_db: str, tmp_
     with Backend(profile) as storage:
         assert storage.default_user_id is not None
         assert [u["email"] for u in storage.users.iter()] == ["me@example.org"]
+
+
+def test_a_wrong_key_set_names_the_unknown_and_the_missing_keys(backend: Backend) -> None:
+    from fastdos.cli.base import describe
+    from fastdos.errors import IntegrityError, KeySetError
+
+    row = {"node_type": "data.", "user_id": 1, "colour": "red"}
+    with pytest.raises(IntegrityError) as info:
+        backend.bulk_insert(EntityTypes.NODE, [row])
+    text = str(info.value)
+    # aiida's text, its two sets printed in a fixed (sorted) order ...
+    assert text.startswith("Incorrect fields given for EntityTypes.NODE: {'colour', 'node_type', 'user_id'} != {")
+    # ... and the keys by name, which the CLI prints on the same line
+    assert isinstance(info.value, KeySetError)
+    assert info.value.unknown_keys == ["colour"]
+    assert info.value.missing_keys[:2] == ["attributes", "ctime"] and "label" in info.value.missing_keys
+    assert describe(info.value) == f"{text} ({info.value.detail})"
+    assert info.value.detail.startswith("unknown keys: ['colour']; missing keys: ['attributes', ")
+    with pytest.raises(KeySetError) as info:
+        backend.bulk_insert(EntityTypes.NODE, [row], allow_defaults=True)
+    assert info.value.detail == "unknown keys: ['colour']"
+    with pytest.raises(KeySetError) as info:
+        backend.bulk_update(EntityTypes.NODE, [{"id": 1, "colour": "red"}])
+    assert info.value.detail == "unknown keys: ['colour']"
