@@ -68,6 +68,9 @@ def test_commands_on_a_new_home_create_nothing(tmp_path: Path, monkeypatch: pyte
         assert result.exit_code == 1, (args, result.output)
         assert "not initialised" in result.output and "`fastdos init" in result.output, (args, result.output)
         assert "Traceback" not in result.output
+    status = invoke("server", "status")
+    assert status.exit_code == 3 and "not running" in status.output
+    assert invoke("server", "stop").output.startswith("not running")
     other = invoke("info", "--profile", "other")
     assert "profile 'other' not found" in other.output or "fastdos init --profile other" in other.output
     assert not home.exists(), sorted(p.name for p in home.rglob("*"))
