@@ -1,7 +1,8 @@
 """Profiles: where a storage lives (database connection + repository folder).
 
-``Profile(name, storage_config)`` takes AiiDA's storage configuration keys (spec §1.1), so a profile read
-from an AiiDA ``config.json`` (:meth:`Profile.from_aiida`) and one of fastdos' own
+``Profile(name, storage_config)`` takes AiiDA's storage configuration keys
+(docs/storage-backend.md#profile-configuration), so a profile read from an AiiDA ``config.json``
+(:meth:`Profile.from_aiida`) and one of fastdos' own
 (``$FASTDOS_HOME/config.json``, :func:`load_profile`) are the same object. An *embedded* profile names a
 data directory for fastdos' own PostgreSQL cluster (:mod:`fastdos.server`), which is started on first use.
 
@@ -23,6 +24,8 @@ from psycopg.conninfo import make_conninfo
 from .errors import ConfigurationError
 
 DEFAULT_PROFILE_NAME = "default"
+# The default user of a profile that names none (aiida-core's `verdi presto` default).
+DEFAULT_USER_EMAIL = "aiida@localhost"
 # Name of the socket file is `.s.PGSQL.<port>`; the embedded cluster listens on no TCP port by default.
 EMBEDDED_PORT = 5432
 
@@ -66,6 +69,12 @@ class Profile:
     storage_backend: str = "core.psql_dos"
 
     # --- derived values --------------------------------------------------------------------------------
+
+    @property
+    def user_email(self) -> str:
+        """The email of the profile's default user: ``default_user_email``, else ``FASTDOS_USER_EMAIL``, else
+        ``aiida@localhost`` (what ``verdi presto`` uses when no email is given)."""
+        return self.default_user_email or os.environ.get("FASTDOS_USER_EMAIL") or DEFAULT_USER_EMAIL
 
     @property
     def password(self) -> str | None:
@@ -283,6 +292,12 @@ def save_profile(profile: Profile, *, make_default: bool = False) -> Path:
     return path
 
 
+def saved_profile_names() -> set[str]:
+    """Names of the profiles written into fastdos' configuration (the implicit default is not among them
+    until ``fastdos init`` saves it)."""
+    return set(_read_config()["profiles"])
+
+
 def list_profiles() -> list[str]:
     """Names of the profiles in fastdos' configuration (``default`` always included)."""
     names = set(_read_config()["profiles"]) | {DEFAULT_PROFILE_NAME}
@@ -298,4 +313,5 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "save_profile",
+    "saved_profile_names",
 ]
