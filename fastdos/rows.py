@@ -57,6 +57,7 @@ __all__ = [
     "EntityTypes",
     "default_value",
     "entity",
+    "gc_paused",
     "insert_rows",
     "update_plan",
     "update_rows",
@@ -225,7 +226,7 @@ def insert_rows(
     plan = [(c.row_key, c.name, CONVERTERS[c.kind], c) for c in spec.columns]
     out: list[tuple[Any, ...]] = []
     append = out.append
-    with _gc_paused():
+    with gc_paused():
         for index, row in enumerate(rows, start):
             if renames:
                 if "metadata" not in row:
@@ -251,8 +252,8 @@ def insert_rows(
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building many tuples (they hold no cycles).
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many tuples (they hold no cycles); re-enabled as it was.
 
     Every 700 new container objects trigger a collection that walks the young generation; building 10^5
     node tuples spent a third of its time there (1.9 s → 1.26 s with the collector paused, measured).
@@ -293,7 +294,7 @@ def update_plan(spec: Entity, rows: Iterable[Mapping[str, Any]]) -> UpdateGroups
 def update_rows(columns: list[Column], rows: dict[int, tuple[int, Mapping[str, Any]]]) -> list[tuple[Any, ...]]:
     """``(id, values...)`` tuples sorted by id for the given update ``columns``; values validated."""
     plan = [(c.row_key, c.name, CONVERTERS[c.kind]) for c in columns]
-    with _gc_paused():
+    with gc_paused():
         return [
             (pk, *(convert(row[key], index, name) for key, name, convert in plan))
             for pk, (index, row) in sorted(rows.items())
