@@ -443,7 +443,7 @@ class Backend:
         """Import an AiiDA archive (:func:`fastdos.importer.import_archive` lists the options)."""
         from .importer import import_archive
 
-        return import_archive(self, path, progress=progress, **options)
+        return import_archive(self.context, path, progress=progress, **options)
 
     # --- queries, collections and indexes (fastdos/query) ------------------------------------------------
 
