@@ -153,3 +153,28 @@ def check_pks(pks: Iterable[object], what: str = "pk") -> list[int]:
             raise ValueError(f"{what} must be an integer between 1 and 2**31-1, got {pk}")
         result[pk] = None
     return list(result)
+
+
+# GraphTraversalRules.EXPORT exactly as aiida-core 2.9.4 defines it (aiida/common/links.py), used by
+# fastdos.exporter. It replaces the reference table above, whose call_calc_backward and call_work_backward
+# defaults were off: aiida-core follows both by default (the metadata.json of tests/data/archives/sample.aiida
+# records them as true).
+EXPORT = RuleSet(
+    "EXPORT",
+    _rules(
+        [
+            ("input_calc", True, True, False),
+            ("input_calc", False, False, True),
+            ("create", True, False, True),
+            ("create", False, True, True),
+            ("return", True, False, True),
+            ("return", False, True, False),
+            ("input_work", True, True, False),
+            ("input_work", False, False, True),
+            ("call_calc", True, False, True),
+            ("call_calc", False, True, True),
+            ("call_work", True, False, True),
+            ("call_work", False, True, True),
+        ]
+    ),
+)
