@@ -55,8 +55,10 @@ def sample(profile: Profile, conn: psycopg.Connection) -> dict[str, Any]:
     ids["workflow"] = one("SELECT min(id) FROM db_dbnode WHERE node_type LIKE 'process.workflow.workchain.%'")
     ids["calc"] = one("SELECT max(id) FROM db_dbnode WHERE node_type LIKE 'process.calculation.calcjob.%'")
     ids["calcfunction"] = one("SELECT min(id) FROM db_dbnode WHERE node_type LIKE 'process.calculation.calcfunc%'")
-    ids["data"] = one("SELECT min(n.id) FROM db_dbnode n JOIN db_dblink l ON l.input_id = n.id"
-                      " WHERE n.node_type LIKE 'data.core.int.%' AND l.type = 'input_work'")
+    ids["data"] = one(
+        "SELECT min(n.id) FROM db_dbnode n JOIN db_dblink l ON l.input_id = n.id"
+        " WHERE n.node_type LIKE 'data.core.int.%' AND l.type = 'input_work'"
+    )
     ids["group"] = one("SELECT id FROM db_dbgroup WHERE label = 'sample/inputs'")
     ids["workflows_group"] = one("SELECT id FROM db_dbgroup WHERE label = 'sample/workflows'")
     ids["computer"] = one("SELECT min(id) FROM db_dbcomputer")
@@ -66,11 +68,11 @@ def sample(profile: Profile, conn: psycopg.Connection) -> dict[str, Any]:
     )
     conn.execute(
         "INSERT INTO db_dbauthinfo (aiidauser_id, dbcomputer_id, metadata, auth_params, enabled)"
-        " VALUES (%s, %s, '{\"safe_interval\": 2}', '{\"key\": \"v\"}', true)",
+        ' VALUES (%s, %s, \'{"safe_interval": 2}\', \'{"key": "v"}\', true)',
         (ids["lone_user"], ids["computer"]),
     )
     conn.execute(
-        "UPDATE db_dbnode SET attributes = attributes || '{\"checkpoints\": \"serialised\"}' WHERE id = %s",
+        'UPDATE db_dbnode SET attributes = attributes || \'{"checkpoints": "serialised"}\' WHERE id = %s',
         (ids["calc"],),
     )
     return ids
@@ -89,8 +91,13 @@ def selections(ids: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "name": "rules",
             "nodes": [ids["data"], ids["calc"]],
-            "options": {"input_calc_forward": True, "create_backward": False, "call_calc_backward": False,
-                        "call_work_backward": False, "input_work_forward": True},
+            "options": {
+                "input_calc_forward": True,
+                "create_backward": False,
+                "call_calc_backward": False,
+                "call_work_backward": False,
+                "input_work_forward": True,
+            },
         },
         {
             "name": "no_comments_logs_authinfos",
@@ -173,8 +180,11 @@ def test_aiida_imports_fastdos_archive_as_its_own(
 ) -> None:
     """aiida-core imports fastdos' archive into an empty storage exactly as it imports its own archive of the
     same selection; fastdos' importer reads fastdos' archive to the same storage; verdi accepts the file."""
-    request = {"path": str(tmp_path / "aiida.aiida"), "nodes": [sample["workflow"], sample["calc"]],
-               "groups": [sample["group"]]}
+    request = {
+        "path": str(tmp_path / "aiida.aiida"),
+        "nodes": [sample["workflow"], sample["calc"]],
+        "groups": [sample["group"]],
+    }
     (result,) = aiida_create(profile, tmp_path, [request])
     assert "error" not in result, result
     ours = tmp_path / "fastdos.aiida"

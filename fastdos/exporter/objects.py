@@ -47,8 +47,7 @@ def check_objects(conn: db.Connection, repository: Repository, node_ids: Sequenc
     named = [f"node {pk} ({uuid}) references object {key}" for pk, uuid, key in rows[:MAX_NAMED]]
     more = f" and {len(missing) - MAX_NAMED} more missing objects" if len(missing) > MAX_NAMED else ""
     raise ExportError(
-        f"{len(missing)} repository object(s) missing from the container {repository.path}: "
-        f"{'; '.join(named)}{more}"
+        f"{len(missing)} repository object(s) missing from the container {repository.path}: {'; '.join(named)}{more}"
     )
 
 

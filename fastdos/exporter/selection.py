@@ -64,9 +64,7 @@ def _split(values: Iterable[object] | None, what: str) -> tuple[list[int], list[
     return pks, names
 
 
-def _find(
-    conn: db.Connection, name: str, what: str, values: Iterable[object] | None
-) -> tuple[list[int], list[str]]:
+def _find(conn: db.Connection, name: str, what: str, values: Iterable[object] | None) -> tuple[list[int], list[str]]:
     """Resolve identifiers to ids (input order, duplicates once) and the uuid/email of each; unknown ones raise."""
     pks, texts = _split(values, what)
     if not pks and not texts:
@@ -119,8 +117,10 @@ def select(
     :raises ExportValidationError: an unsealed process node among the exported ones (aiida's rule).
     """
     if everything:
-        ids = {table: [int(r[0]) for r in db.all_rows(conn, "export/all_ids", identifiers={"table": table})]
-               for table in ("db_dbnode", "db_dbgroup", "db_dbcomputer", "db_dbuser")}
+        ids = {
+            table: [int(r[0]) for r in db.all_rows(conn, "export/all_ids", identifiers={"table": table})]
+            for table in ("db_dbnode", "db_dbgroup", "db_dbcomputer", "db_dbuser")
+        }
         node_ids, group_ids, computer_ids = ids["db_dbnode"], ids["db_dbgroup"], ids["db_dbcomputer"]
         user_ids = ids["db_dbuser"]
         starting = None
