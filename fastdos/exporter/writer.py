@@ -96,16 +96,20 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._sqlite = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        # A throwaway file until it is zipped: no journal, no fsync; a fixed page cache (memory stays flat).
-        for pragma in (
-            "PRAGMA journal_mode = OFF",
-            "PRAGMA synchronous = OFF",
-            "PRAGMA locking_mode = EXCLUSIVE",
-            f"PRAGMA cache_size = -{SQLITE_CACHE_KIB:d}",
-        ):
-            self._sqlite.execute(pragma)
-        self._sqlite.executescript(queries.get("export/sqlite/schema").text)
-        self._sqlite.execute("BEGIN")
+        try:
+            # A throwaway file until it is zipped: no journal, no fsync; a fixed page cache (memory stays flat).
+            for pragma in (
+                "PRAGMA journal_mode = OFF",
+                "PRAGMA synchronous = OFF",
+                "PRAGMA locking_mode = EXCLUSIVE",
+                f"PRAGMA cache_size = -{SQLITE_CACHE_KIB:d}",
+            ):
+                self._sqlite.execute(pragma)
+            self._sqlite.executescript(queries.get("export/sqlite/schema").text)
+            self._sqlite.execute("BEGIN")
+        except BaseException:
+            self._sqlite.close()  # a traceback kept alive must not keep the file open
+            raise
 
     def load(self, conn: db.Connection, selection: Selection, progress: Progress) -> dict[str, float]:
         """Copy every entity of ``selection`` from PostgreSQL; return the seconds per entity."""
@@ -130,9 +134,11 @@ class Database:
 
     def finish(self) -> None:
         """Commit the rows, build the secondary indexes, close the file."""
-        self._sqlite.execute("COMMIT")
-        self._sqlite.executescript(queries.get("export/sqlite/indexes").text)
-        self._sqlite.close()
+        try:
+            self._sqlite.execute("COMMIT")
+            self._sqlite.executescript(queries.get("export/sqlite/indexes").text)
+        finally:
+            self._sqlite.close()
 
     def close(self) -> None:
         """Close without finishing (after a failure)."""
@@ -288,7 +294,12 @@ def destination(path: Path, overwrite: bool) -> Iterator[tuple[Path, Path, Calla
     except sqlite3.Error as exc:
         if "disk is full" in str(exc):
             raise write_error(OSError(errno.ENOSPC, str(exc)), path) from exc
-        raise ExportError(f"writing the archive database failed: {exc}") from exc
+        if "disk I/O error" in str(exc):  # SQLite does not say which: ENOSPC, EFBIG (RLIMIT_FSIZE), EIO
+            raise ExportError(
+                f"writing the archive database beside {path} failed with a disk I/O error: the disk is full, "
+                "a file size limit was reached, or the device failed"
+            ) from exc
+        raise ExportError(f"writing the archive database beside {path} failed: {exc}") from exc
     finally:
         for leftover in (work, partial):  # after commit the zip has its final name already
             with suppress(FileNotFoundError):
