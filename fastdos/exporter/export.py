@@ -181,7 +181,7 @@ def _snapshot(ctx: StorageContext, conn: db.Connection) -> Iterator[None]:
     if not ctx.owns_transactions or ctx.in_transaction:
         yield
         return
-    with db.savepoint(conn, "export/transaction"):
+    with db.savepoint(conn, "export/snapshot"):
         db.run(conn, "export/snapshot")
         db.run(conn, "export/no_jit")
         yield
