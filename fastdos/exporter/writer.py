@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import db, queries
+from . import deflate
 from .report import ExportError
 from .selection import Selection
 
@@ -234,14 +235,7 @@ def open_zip(path: Path, compression: int) -> zipfile.ZipFile:
 def close_zip(archive: zipfile.ZipFile, database: Path, meta: dict[str, Any], compression: int) -> None:
     """Append ``db.sqlite3`` and ``metadata.json``, order the central directory as aiida's, close and fsync."""
     stamp = time.localtime(time.time())[0:6]
-    info = zipfile.ZipInfo("db.sqlite3", date_time=stamp)
-    info.external_attr = MEMBER_MODE
-    info.compress_type = zipfile.ZIP_DEFLATED if compression else zipfile.ZIP_STORED
-    info._compresslevel = compression  # type: ignore[attr-defined]  # zipfile reads it for open("w")
-    info.file_size = database.stat().st_size
-    with open(database, "rb") as source, archive.open(info, mode="w") as sink:
-        while chunk := source.read(COPY_CHUNK):
-            sink.write(chunk)
+    deflate.add_file(archive, database, "db.sqlite3", compression, stamp)
     info = zipfile.ZipInfo("metadata.json", date_time=stamp)
     info.external_attr = MEMBER_MODE
     info.compress_type = zipfile.ZIP_STORED  # small: aiida-core stores it uncompressed
