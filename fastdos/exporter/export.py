@@ -93,8 +93,8 @@ def export_archive(
             include_authinfos=include_authinfos,
             directions=directions,
         )
-        keys = objects.object_keys(conn, selection.nodes)
-        objects.check_objects(conn, repository, selection.nodes, keys)
+        keys = objects.object_keys(conn, selection)
+        objects.check_objects(conn, repository, selection, keys)
         report.counts.update(selection.counts)
         report.files = len(keys)
         report.seconds["selection"] = time.perf_counter() - stage

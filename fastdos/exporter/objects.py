@@ -13,12 +13,12 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Sequence
 from typing import Any
 
 from .. import db
 from ..repository import Repository
 from .report import ExportError
+from .selection import Selection, array
 
 # Objects up to this size are read whole and written with one ``writestr`` (fewer Python calls per object);
 # larger ones are streamed in chunks of the same size, so memory stays bounded whatever the object.
@@ -26,14 +26,15 @@ WHOLE_OBJECT = 1 << 20
 MAX_NAMED = 5
 
 
-def object_keys(conn: db.Connection, node_ids: Sequence[int]) -> list[str]:
+def object_keys(conn: db.Connection, selection: Selection) -> list[str]:
     """Every distinct object key of the nodes' ``repository_metadata`` (sorted, so the order is fixed)."""
-    if not node_ids:
+    if not selection.nodes:
         return []
-    return sorted(str(r[0]) for r in db.all_rows(conn, "export/object_keys", {"ids": list(node_ids)}))
+    params = {"everything": selection.everything, "ids": selection.node_array}
+    return sorted(str(r[0]) for r in db.all_rows(conn, "export/object_keys", params))
 
 
-def check_objects(conn: db.Connection, repository: Repository, node_ids: Sequence[int], keys: list[str]) -> None:
+def check_objects(conn: db.Connection, repository: Repository, selection: Selection, keys: list[str]) -> None:
     """Raise :class:`ExportError` naming the node and key of every object missing from the container.
 
     Checked before anything is written (one bulk lookup), so a missing object never leaves a partial archive.
@@ -43,7 +44,7 @@ def check_objects(conn: db.Connection, repository: Repository, node_ids: Sequenc
     missing = [key for key, found in zip(keys, repository.has_objects(keys), strict=True) if not found]
     if not missing:
         return
-    rows = db.all_rows(conn, "export/nodes_of_keys", {"ids": list(node_ids), "keys": missing})
+    rows = db.all_rows(conn, "export/nodes_of_keys", {"ids": array(selection.nodes), "keys": missing})
     named = [f"node {pk} ({uuid}) references object {key}" for pk, uuid, key in rows[:MAX_NAMED]]
     more = f" and {len(missing) - MAX_NAMED} more missing objects" if len(missing) > MAX_NAMED else ""
     raise ExportError(

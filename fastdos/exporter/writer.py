@@ -36,7 +36,7 @@ from typing import Any
 from .. import db, queries
 from . import deflate
 from .report import ExportError
-from .selection import Selection
+from .selection import Selection, array
 
 # Rows per executemany batch and per queue item: 5,000 node rows are ~3 MB; measured flat beyond 2,000
 # (bench/notes/export.md). At most QUEUE_BATCHES batches wait between the reader thread and SQLite.
@@ -81,14 +81,14 @@ def entity_params(selection: Selection, entity: str) -> dict[str, Any] | None:
     """The parameters of the COPY of ``entity``, or None when the selection writes none of its rows."""
     if not selection.counts.get(entity):
         return None
-    if entity in ("users", "computers", "groups", "nodes"):
-        ids = {"users": selection.users, "computers": selection.computers, "groups": selection.groups}
-        return {"ids": ids.get(entity, selection.nodes)}
+    if entity in ("users", "computers", "groups"):
+        ids = {"users": selection.users, "computers": selection.computers, "groups": selection.groups}[entity]
+        return {"ids": array(ids)}
     if entity == "authinfos":
-        return {"computer_ids": selection.computers}
+        return {"computer_ids": array(selection.computers)}
     if entity == "group_nodes":
-        return {"group_ids": selection.groups}
-    return {"ids": selection.nodes}  # comments, logs, links
+        return {"group_ids": array(selection.groups)}
+    return {"everything": selection.everything, "ids": selection.node_array}  # nodes, comments, logs, links
 
 
 class Database:

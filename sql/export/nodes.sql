@@ -1,6 +1,6 @@
 -- name: export/nodes
 -- purpose: The exported nodes as binary COPY rows in the column order of the archive's db_dbnode; process nodes lose their 'checkpoints' attribute (aiida-core's strip_checkpoints default), times become naive UTC text.
--- params: ids
+-- params: everything, ids
 -- returns: id int4, uuid, node_type, process_type, label, description, ctime, mtime, attributes, extras, repository_metadata (text), dbcomputer_id int4, user_id int4
 COPY (
     SELECT n.id, n.uuid::text, n.node_type::text, n.process_type::text, n.label::text, n.description,
@@ -11,6 +11,6 @@ COPY (
            coalesce(n.extras::text, 'null'), coalesce(n.repository_metadata::text, 'null'),
            n.dbcomputer_id, n.user_id
     FROM db_dbnode AS n
-    JOIN unnest(%(ids)s::integer[]) AS s(id) ON s.id = n.id
+    WHERE (%(everything)s OR n.id = ANY(%(ids)s::integer[]))
     ORDER BY n.id
 ) TO STDOUT (FORMAT BINARY);
