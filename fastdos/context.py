@@ -171,9 +171,7 @@ class BorrowedContext:
         if self._conn.closed:
             raise ClosedStorage("the borrowed connection is closed")
         if self._conn.info.transaction_status == pq.TransactionStatus.INERROR:
-            raise DatabaseError(
-                "the borrowed connection's transaction has failed; its owner must roll it back first"
-            )
+            raise DatabaseError("the borrowed connection's transaction has failed; its owner must roll it back first")
 
     def check_open(self) -> None:
         if self._conn.closed:

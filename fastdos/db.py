@@ -2,7 +2,7 @@
 
 One ``Database`` per open backend. Connections run in autocommit mode; every unit of work happens inside
 :meth:`Database.transaction`, which is ``BEGIN``/``COMMIT`` at the outermost level and a savepoint when
-nested, so an inner failure rolls back only its own part (spec §4.3, implemented without aiida's
+nested, so an inner failure rolls back only its own part (docs/storage-backend.md#transactions, without aiida's
 commit-the-root quirk). A transaction belongs to the thread that opened it: the connection is pinned in a
 thread-local until the outermost block ends.
 
@@ -12,6 +12,7 @@ The verbs log the query name and its duration, never parameter values, and conve
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -212,6 +213,17 @@ def _statement(name: str, identifiers: Mapping[str, str | sql.Composable] | None
     return query.sql
 
 
+@contextmanager
+def _timed(name: str, suffix: str = "") -> Iterator[None]:
+    """The one wrapper of every statement fastdos runs: logs its name and duration, converts its error once."""
+    started = time.perf_counter()
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise convert(exc, name) from exc
+    LOGGER.debug("%s%s: %.2f ms", name, suffix, (time.perf_counter() - started) * 1e3)
+
+
 def execute(
     conn: Connection,
     name: str,
@@ -221,16 +233,40 @@ def execute(
     prepare: bool | None = None,
 ) -> psycopg.Cursor[TupleRow]:
     """Run the query ``name`` with named ``params``; return the cursor for the caller to read."""
-    statement = _statement(name, identifiers)
-    started = time.perf_counter()
-    try:
+    return execute_composed(conn, name, _statement(name, identifiers), params, prepare=prepare)
+
+
+def execute_composed(
+    conn: Connection,
+    name: str,
+    statement: sql.SQL | sql.Composed,
+    params: Params | None = None,
+    *,
+    prepare: bool | None = None,
+) -> psycopg.Cursor[TupleRow]:
+    """Run a statement composed at run time (the QueryBuilder, index DDL); ``name`` labels logs and errors."""
+    with _timed(name):
         # No params, no placeholder parsing: a '%' in an identifier (a database named 'a%sb') or in a
         # definition read from the catalog must reach the server unchanged.
-        cursor: psycopg.Cursor[TupleRow] = conn.execute(statement, params or None, prepare=prepare)
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
-    return cursor
+        return conn.execute(statement, params or None, prepare=prepare)
+
+
+def stream(
+    conn: Connection, name: str, statement: sql.SQL | sql.Composed, params: Params | None, batch_size: int
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``statement`` through a server-side cursor, ``batch_size`` per round trip.
+
+    The cursor needs a transaction: a savepoint when one is open, else a transaction of its own.
+    """
+    cursor_name = f"fastdos_{name.replace('-', '_').replace('/', '_')}_{next(_cursor_numbers)}"
+    with _timed(name, " (streamed)"), conn.transaction(), conn.cursor(name=cursor_name) as cursor:
+        cursor.itersize = batch_size
+        cursor.execute(statement, params)
+        while rows := cursor.fetchmany(batch_size):
+            yield from rows
+
+
+_cursor_numbers = itertools.count(1)
 
 
 def run(conn: Connection, name: str, params: Params | None = None, **kw: Any) -> int:
@@ -259,12 +295,8 @@ def script(conn: Connection, name: str) -> None:
     query = queries.get(name)
     if query.kind != "script":
         raise ValueError(f"sql/{name}.sql is not a script")
-    started = time.perf_counter()
-    try:
+    with _timed(name):
         conn.execute(query.sql)
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
 
 
 @contextmanager
@@ -278,12 +310,7 @@ def copy(
 ) -> Iterator[psycopg.Copy]:
     """Open ``COPY ... FROM STDIN`` of the query ``name``; optional ``types`` switch on binary dumpers."""
     statement = _statement(name, identifiers)
-    started = time.perf_counter()
-    try:
-        with conn.cursor() as cursor, cursor.copy(statement, params) as copy_:
-            if types is not None:
-                copy_.set_types(list(types))
-            yield copy_
-    except psycopg.Error as exc:
-        raise convert(exc, name) from exc
-    LOGGER.debug("%s: %.2f ms", name, (time.perf_counter() - started) * 1e3)
+    with _timed(name), conn.cursor() as cursor, cursor.copy(statement, params) as copy_:
+        if types is not None:
+            copy_.set_types(list(types))
+        yield copy_

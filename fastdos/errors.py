@@ -1,8 +1,8 @@
 """The exception tree of fastdos and the one place where psycopg errors are converted.
 
-The class names and their parents follow aiida-core's ``aiida.common.exceptions`` (spec §3.4), so code written
-against aiida's storage backend can catch the same things: ``UnreachableStorage``, ``CorruptStorage`` and
-``IncompatibleStorageSchema`` are all ``ConfigurationError``; ``StorageMigrationError`` is not.
+The class names and their parents follow aiida-core's ``aiida.common.exceptions`` (docs/storage-backend.md#exceptions),
+so code written against aiida's storage backend can catch the same things: ``UnreachableStorage``, ``CorruptStorage``
+and ``IncompatibleStorageSchema`` are all ``ConfigurationError``; ``StorageMigrationError`` is not.
 """
 
 from __future__ import annotations
@@ -88,6 +88,26 @@ class StorageBackupError(FastdosError):
     """A backup could not be made."""
 
 
+# aiida-core's contract raises RuntimeError in these places, so they keep it as a second base: callers written
+# for aiida catch them, and the fastdos CLI reports them like every other FastdosError.
+
+
+class ClosureError(FastdosError, RuntimeError):
+    """The closure table is not installed, or not current where it was required."""
+
+
+class ClosureBudgetExceeded(ClosureError):
+    """A rebuild of the closure table would create more rows than the row budget allows."""
+
+
+class MissingObjectsError(FastdosError, RuntimeError):
+    """The database references repository objects that the container does not hold."""
+
+
+class TransactionStateError(FastdosError, RuntimeError):
+    """An operation was called in a transaction state it cannot run in (e.g. maintain inside transaction())."""
+
+
 # Passwords can appear in connection strings that psycopg quotes back in some messages.
 _PASSWORD_PATTERNS = (
     re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE),
@@ -108,7 +128,7 @@ def scrub(text: str, *secrets: str | None) -> str:
 def convert(exc: Exception, query_name: str, *secrets: str | None) -> FastdosError:
     """Turn a psycopg / pool exception raised while running ``query_name`` into a fastdos error.
 
-    This is the only place that maps SQLSTATE classes to fastdos errors (house style rule 7). Constraint
+    This is the only place that maps SQLSTATE classes to fastdos errors (docs/house-style.md#errors). Constraint
     violations (class 23) become ``IntegrityError`` naming the constraint; connection failures (class 08,
     ``OperationalError``, pool timeouts) become ``UnreachableStorage``.
     """

@@ -1,8 +1,8 @@
 """Provenance graph operations: deletion with AiiDA's traversal rules, ancestors/descendants, closure tables, integrity.
 
 Every walk runs inside PostgreSQL as one recursive statement (aiida-core walks from Python, one round trip
-per hop and rule). Deletion follows spec §4.6/§7: expand the start set by the DELETE rules, then remove group
-memberships, links by input, links by output and the nodes, one set-wise statement each, in one transaction.
+per hop and rule). Deletion (docs/traversal-rules.md#deletion): expand the start set by the DELETE rules, then remove
+group memberships, links by input, links by output and the nodes, one set-wise statement each, in one transaction.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from typing import TYPE_CHECKING
 
 from . import db, integrity, rules
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
-from .migrator import migrations_path
+from .errors import ClosureError
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from .profile import Profile
-    from .repository import Repository
+    from .context import StorageContext
 
 LOGGER = logging.getLogger("fastdos.graph")
 
@@ -66,252 +63,244 @@ def _check_max_depth(max_depth: object) -> int | None:
     return max_depth
 
 
-class GraphMixin:
-    """Methods mixed into :class:`fastdos.backend.Backend`."""
+# --- deletion ----------------------------------------------------------------------------------------
 
-    if TYPE_CHECKING:  # what the mixin uses of Backend (inheriting Backend here would be cyclic)
 
-        @property
-        def database(self) -> db.Database: ...
+def delete_nodes_and_connections(ctx: StorageContext, pks: Iterable[int]) -> None:
+    """Delete the nodes ``pks`` with their group memberships and links, without any graph traversal.
 
-        @property
-        def in_transaction(self) -> bool: ...
+    Must run inside :meth:`transaction` (aiida-core's contract). Four statements, each against the whole
+    id set passed as one array: group memberships, links by input, links by output, nodes; comments and
+    logs follow by their ``ON DELETE CASCADE``. Repository objects stay until ``maintain``. Ids that do
+    not exist are ignored. When the closure table is installed its rows for these nodes go in the same
+    transaction.
 
-        @property
-        def profile(self) -> Profile: ...
+    :raises AssertionError: outside a transaction.
+    :raises TypeError, ValueError: an id that is not an int ≥ 1.
+    """
+    if not ctx.in_transaction:
+        raise AssertionError("Cannot delete nodes and links outside a transaction")
+    ids = rules.check_pks(pks)
+    if not ids:
+        return
+    # A savepoint: a failure halfway rolls back this deletion only, whatever the caller does next.
+    with ctx.transaction() as conn:
+        state = CLOSURE.before_delete(conn, ids)
+        watermark = state.watermark if state is not None else 0
+        db.run(conn, "graph/delete_group_memberships", {"ids": ids})
+        links_below = 0
+        for name in ("graph/delete_links_by_input", "graph/delete_links_by_output"):
+            row = db.one(conn, name, {"ids": ids, "watermark": watermark})
+            assert row is not None
+            links_below += int(row[0])
+        db.run(conn, "graph/delete_nodes", {"ids": ids})
+        if state is not None:
+            CLOSURE.after_delete(conn, state, ids, links_below)
 
-        def transaction(self) -> AbstractContextManager[db.Connection]: ...
 
-        def get_repository(self) -> Repository: ...
+def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> DeletionPlan:
+    """Expand ``pks`` by the DELETE traversal rules (one recursive statement); nothing is deleted.
 
-        def _check_open(self) -> None: ...
+    ``toggles`` switch the toggleable rules (``create_forward``, ``call_calc_forward``,
+    ``call_work_forward``) with aiida-core's checks. Ids that do not exist are listed in ``missing``.
+    """
+    directions = rules.resolve(rules.DELETE, toggles)
+    ids = rules.check_pks(pks)
+    with ctx.connection() as conn:
+        return _plan(conn, ids, directions)
 
-    # --- deletion ----------------------------------------------------------------------------------------
 
-    def delete_nodes_and_connections(self, pks: Iterable[int]) -> None:
-        """Delete the nodes ``pks`` with their group memberships and links, without any graph traversal.
+def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions) -> DeletionPlan:
+    existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_nodes", {"ids": ids})}
+    missing = [pk for pk in ids if pk not in existing]
+    if missing:
+        LOGGER.warning("skipping %d node(s) that do not exist: %s", len(missing), missing[:20])
+    reached: set[int] = set()
+    if existing:
+        rows = db.all_rows(
+            conn,
+            "graph/delete_closure",
+            {"ids": sorted(existing), "forward": list(directions.forward), "backward": list(directions.backward)},
+        )
+        reached = {int(r[0]) for r in rows}
+    return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
 
-        Must run inside :meth:`transaction` (aiida-core's contract). Four statements, each against the whole
-        id set passed as one array: group memberships, links by input, links by output, nodes; comments and
-        logs follow by their ``ON DELETE CASCADE``. Repository objects stay until ``maintain``. Ids that do
-        not exist are ignored. When the closure table is installed its rows for these nodes go in the same
-        transaction.
 
-        :raises AssertionError: outside a transaction.
-        :raises TypeError, ValueError: an id that is not an int ≥ 1.
-        """
-        if not self.in_transaction:
-            raise AssertionError("Cannot delete nodes and links outside a transaction")
-        ids = rules.check_pks(pks)
-        if not ids:
-            return
-        # A savepoint: a failure halfway rolls back this deletion only, whatever the caller does next.
-        with self.transaction() as conn:
-            state = CLOSURE.before_delete(conn, ids)
-            watermark = state.watermark if state is not None else 0
-            db.run(conn, "graph/delete_group_memberships", {"ids": ids})
-            links_below = 0
-            for name in ("graph/delete_links_by_input", "graph/delete_links_by_output"):
-                row = db.one(conn, name, {"ids": ids, "watermark": watermark})
-                assert row is not None
-                links_below += int(row[0])
-            db.run(conn, "graph/delete_nodes", {"ids": ids})
-            if state is not None:
-                CLOSURE.after_delete(conn, state, ids, links_below)
+def delete_nodes(ctx: StorageContext, pks: Iterable[int], dry_run: DryRun = True, **toggles: bool) -> set[int]:
+    """Delete ``pks`` and everything AiiDA's DELETE rules drag along; return the ids (to be) deleted.
 
-    def plan_deletion(self, pks: Iterable[int], **toggles: bool) -> DeletionPlan:
-        """Expand ``pks`` by the DELETE traversal rules (one recursive statement); nothing is deleted.
+    Like ``aiida.tools.graph.deletions.delete_nodes``: ``dry_run`` (True by default) only computes the
+    set; it may also be a callable that receives the set and returns True to stop before deleting.
+    Missing ids are logged as a warning and skipped (:meth:`plan_deletion` returns them). The expansion
+    and the deletion run in one transaction, so the set deleted is the set computed, and an error leaves
+    the storage as it was.
 
-        ``toggles`` switch the toggleable rules (``create_forward``, ``call_calc_forward``,
-        ``call_work_forward``) with aiida-core's checks. Ids that do not exist are listed in ``missing``.
-        """
-        directions = rules.resolve(rules.DELETE, toggles)
-        ids = rules.check_pks(pks)
-        with self.database.connection() as conn:
-            return self._plan(conn, ids, directions)
+    :raises fastdos.errors.ValidationError: an unknown rule name.
+    :raises ValueError: a rule that is not toggleable, a non-bool rule value, an id below 1.
+    :raises TypeError: an id that is not an int.
+    """
+    directions = rules.resolve(rules.DELETE, toggles)
+    ids = rules.check_pks(pks)
+    if not isinstance(dry_run, bool) and not callable(dry_run):
+        raise TypeError(f"dry_run must be a bool or a callable, got {dry_run!r}")
+    if dry_run is True:
+        with ctx.connection() as conn:
+            return _plan(conn, ids, directions).pks
+    with ctx.transaction() as conn:
+        plan = _plan(conn, ids, directions)
+        if callable(dry_run) and dry_run(set(plan.pks)):
+            return plan.pks
+        if plan.pks:
+            delete_nodes_and_connections(ctx, sorted(plan.pks))
+    LOGGER.info("deleted %d node(s)", len(plan.pks))
+    return plan.pks
 
-    def _plan(self, conn: db.Connection, ids: list[int], directions: rules.Directions) -> DeletionPlan:
-        existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_nodes", {"ids": ids})}
-        missing = [pk for pk in ids if pk not in existing]
+
+def delete_group_nodes(
+    ctx: StorageContext, group_pks: Iterable[int], dry_run: DryRun = True, **toggles: bool
+) -> set[int]:
+    """Delete the nodes of the groups ``group_pks`` (and what the rules drag along); groups are kept.
+
+    Missing group ids are logged as a warning and skipped.
+    """
+    rules.resolve(rules.DELETE, toggles)
+    group_ids = rules.check_pks(group_pks, what="group pk")
+    with ctx.connection() as conn:
+        existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_groups", {"group_ids": group_ids})}
+        missing = [pk for pk in group_ids if pk not in existing]
         if missing:
-            LOGGER.warning("skipping %d node(s) that do not exist: %s", len(missing), missing[:20])
-        reached: set[int] = set()
-        if existing:
-            rows = db.all_rows(
-                conn,
-                "graph/delete_closure",
-                {"ids": sorted(existing), "forward": list(directions.forward), "backward": list(directions.backward)},
+            LOGGER.warning("skipping %d group(s) that do not exist: %s", len(missing), missing[:20])
+        rows = db.all_rows(conn, "graph/group_nodes", {"group_ids": group_ids})
+    return delete_nodes(ctx, [int(r[0]) for r in rows], dry_run=dry_run, **toggles)
+
+
+# --- traversal ---------------------------------------------------------------------------------------
+
+
+def get_ancestors(
+    ctx: StorageContext,
+    pks: Iterable[int],
+    link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
+    max_depth: int | None = None,
+    use_closure: bool | None = None,
+) -> dict[int, int]:
+    """Ancestors of the start set along ``link_types`` links: node id → minimal depth (≥ 1).
+
+    Defaults follow AiiDA's ``with_ancestors`` (``create`` and ``input_calc``). Start nodes appear only
+    when they are ancestors of another start node (or lie on a cycle). Reads the closure table when it
+    is installed, current and covers exactly these link types (``use_closure=None``); ``False`` forces
+    the recursive statement, ``True`` requires the closure (``RuntimeError`` when it is not current).
+    """
+    return _walk(ctx, "ancestors", pks, link_types, max_depth, use_closure)
+
+
+def get_descendants(
+    ctx: StorageContext,
+    pks: Iterable[int],
+    link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
+    max_depth: int | None = None,
+    use_closure: bool | None = None,
+) -> dict[int, int]:
+    """Descendants of the start set along ``link_types`` links: node id → minimal depth (≥ 1).
+
+    See :meth:`get_ancestors` for the arguments.
+    """
+    return _walk(ctx, "descendants", pks, link_types, max_depth, use_closure)
+
+
+def _walk(
+    ctx: StorageContext,
+    direction: str,
+    pks: Iterable[int],
+    link_types: Iterable[str],
+    max_depth: object,
+    use_closure: bool | None,
+) -> dict[int, int]:
+    types = rules.check_link_types(link_types)
+    depth = _check_max_depth(max_depth)
+    ids = rules.check_pks(pks)
+    if not ids:
+        return {}
+    with ctx.connection() as conn:
+        closure_fits = set(types) == set(CLOSURE.link_types)
+        if use_closure is not False and closure_fits:
+            current = CLOSURE.state(conn).current
+            if current:
+                read = CLOSURE.ancestors if direction == "ancestors" else CLOSURE.descendants
+                return read(conn, ids, depth)
+        if use_closure:
+            raise ClosureError(
+                "the closure table is not installed, not current, or does not cover these link types; "
+                "call refresh_closure() first"
             )
-            reached = {int(r[0]) for r in rows}
-        return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
+        source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
+        identifiers = {"source": source, "target": target}
+        limit = walk_row_limit(len(ids))
+        params = {"ids": ids, "link_types": list(types), "max_depth": depth}
+        rows = db.all_rows(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers=identifiers)
+    if not rows or int(rows[0][2]) < limit:
+        return {int(i): int(d) for i, d, _ in rows}
+    # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
+    LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
+    nested = ctx.in_transaction
+    with ctx.transaction() as tx:
+        db.script(tx, "graph/walk_create")
+        db.run(tx, "graph/walk_args", params)
+        db.run(tx, "graph/walk_levels", identifiers=identifiers)
+        result = {int(i): int(d) for i, d in db.all_rows(tx, "graph/walk_result")}
+        if nested:
+            db.script(tx, "graph/walk_drop")
+    return result
 
-    def delete_nodes(self, pks: Iterable[int], dry_run: DryRun = True, **toggles: bool) -> set[int]:
-        """Delete ``pks`` and everything AiiDA's DELETE rules drag along; return the ids (to be) deleted.
 
-        Like ``aiida.tools.graph.deletions.delete_nodes``: ``dry_run`` (True by default) only computes the
-        set; it may also be a callable that receives the set and returns True to stop before deleting.
-        Missing ids are logged as a warning and skipped (:meth:`plan_deletion` returns them). The expansion
-        and the deletion run in one transaction, so the set deleted is the set computed, and an error leaves
-        the storage as it was.
+# --- closure table -------------------------------------------------------------------------------------
 
-        :raises fastdos.errors.ValidationError: an unknown rule name.
-        :raises ValueError: a rule that is not toggleable, a non-bool rule value, an id below 1.
-        :raises TypeError: an id that is not an int.
-        """
-        directions = rules.resolve(rules.DELETE, toggles)
-        ids = rules.check_pks(pks)
-        if not isinstance(dry_run, bool) and not callable(dry_run):
-            raise TypeError(f"dry_run must be a bool or a callable, got {dry_run!r}")
-        if dry_run is True:
-            with self.database.connection() as conn:
-                return self._plan(conn, ids, directions).pks
-        with self.transaction() as conn:
-            plan = self._plan(conn, ids, directions)
-            if callable(dry_run) and dry_run(set(plan.pks)):
-                return plan.pks
-            if plan.pks:
-                self.delete_nodes_and_connections(sorted(plan.pks))
-        LOGGER.info("deleted %d node(s)", len(plan.pks))
-        return plan.pks
 
-    def delete_group_nodes(
-        self, group_pks: Iterable[int], dry_run: DryRun = True, **toggles: bool
-    ) -> set[int]:
-        """Delete the nodes of the groups ``group_pks`` (and what the rules drag along); groups are kept.
+def install_closure(ctx: StorageContext) -> None:
+    """Install the closure tables with fastdos' alembic revision (``fastdos_alembic_version``); empty."""
+    _fastdos_alembic(ctx, "upgrade", "fastdos@head")
 
-        Missing group ids are logged as a warning and skipped.
-        """
-        rules.resolve(rules.DELETE, toggles)
-        group_ids = rules.check_pks(group_pks, what="group pk")
-        with self.database.connection() as conn:
-            existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_groups", {"group_ids": group_ids})}
-            missing = [pk for pk in group_ids if pk not in existing]
-            if missing:
-                LOGGER.warning("skipping %d group(s) that do not exist: %s", len(missing), missing[:20])
-            rows = db.all_rows(conn, "graph/group_nodes", {"group_ids": group_ids})
-        return self.delete_nodes([int(r[0]) for r in rows], dry_run=dry_run, **toggles)
 
-    # --- traversal ---------------------------------------------------------------------------------------
+def uninstall_closure(ctx: StorageContext) -> None:
+    """Drop the closure tables (alembic downgrade of the fastdos branch to base)."""
+    _fastdos_alembic(ctx, "downgrade", "fastdos@base")
 
-    def get_ancestors(
-        self,
-        pks: Iterable[int],
-        link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
-        max_depth: int | None = None,
-        use_closure: bool | None = None,
-    ) -> dict[int, int]:
-        """Ancestors of the start set along ``link_types`` links: node id → minimal depth (≥ 1).
 
-        Defaults follow AiiDA's ``with_ancestors`` (``create`` and ``input_calc``). Start nodes appear only
-        when they are ancestors of another start node (or lie on a cycle). Reads the closure table when it
-        is installed, current and covers exactly these link types (``use_closure=None``); ``False`` forces
-        the recursive statement, ``True`` requires the closure (``RuntimeError`` when it is not current).
-        """
-        return self._walk("ancestors", pks, link_types, max_depth, use_closure)
+def _fastdos_alembic(ctx: StorageContext, command_name: str, target: str) -> None:
+    from .migrator import run_fastdos_revisions
 
-    def get_descendants(
-        self,
-        pks: Iterable[int],
-        link_types: Iterable[str] = rules.PROVENANCE_LINK_TYPES,
-        max_depth: int | None = None,
-        use_closure: bool | None = None,
-    ) -> dict[int, int]:
-        """Descendants of the start set along ``link_types`` links: node id → minimal depth (≥ 1).
+    run_fastdos_revisions(ctx, command_name, target)
 
-        See :meth:`get_ancestors` for the arguments.
-        """
-        return self._walk("descendants", pks, link_types, max_depth, use_closure)
 
-    def _walk(
-        self,
-        direction: str,
-        pks: Iterable[int],
-        link_types: Iterable[str],
-        max_depth: object,
-        use_closure: bool | None,
-    ) -> dict[int, int]:
-        types = rules.check_link_types(link_types)
-        depth = _check_max_depth(max_depth)
-        ids = rules.check_pks(pks)
-        if not ids:
-            return {}
-        with self.database.connection() as conn:
-            closure_fits = set(types) == set(CLOSURE.link_types)
-            if use_closure is not False and closure_fits:
-                current = CLOSURE.state(conn).current
-                if current:
-                    read = CLOSURE.ancestors if direction == "ancestors" else CLOSURE.descendants
-                    return read(conn, ids, depth)
-            if use_closure:
-                raise RuntimeError(
-                    "the closure table is not installed, not current, or does not cover these link types; "
-                    "call refresh_closure() first"
-                )
-            source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
-            identifiers = {"source": source, "target": target}
-            limit = walk_row_limit(len(ids))
-            params = {"ids": ids, "link_types": list(types), "max_depth": depth}
-            rows = db.all_rows(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers=identifiers)
-        if not rows or int(rows[0][2]) < limit:
-            return {int(i): int(d) for i, d, _ in rows}
-        # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
-        LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
-        nested = self.in_transaction
-        with self.transaction() as tx:
-            db.script(tx, "graph/walk_create")
-            db.run(tx, "graph/walk_args", params)
-            db.run(tx, "graph/walk_levels", identifiers=identifiers)
-            result = {int(i): int(d) for i, d in db.all_rows(tx, "graph/walk_result")}
-            if nested:
-                db.script(tx, "graph/walk_drop")
-        return result
+def closure_state(ctx: StorageContext) -> ClosureState:
+    """Whether the closure is installed, built and current."""
+    with ctx.connection() as conn:
+        return CLOSURE.state(conn)
 
-    # --- closure table -------------------------------------------------------------------------------------
 
-    def install_closure(self) -> None:
-        """Install the closure tables with fastdos' alembic revision (``fastdos_alembic_version``); empty."""
-        self._fastdos_alembic("upgrade", "fastdos@head")
+def refresh_closure(
+    ctx: StorageContext, row_budget: int | None = DEFAULT_ROW_BUDGET, force_rebuild: bool = False
+) -> RefreshReport:
+    """Bring the closure up to date: fold in newer links, or rebuild after foreign deletions (one transaction).
 
-    def uninstall_closure(self) -> None:
-        """Drop the closure tables (alembic downgrade of the fastdos branch to base)."""
-        self._fastdos_alembic("downgrade", "fastdos@base")
+    :raises fastdos.closure.ClosureBudgetExceeded: a rebuild is estimated above ``row_budget`` rows.
+    :raises RuntimeError: the closure is not installed.
+    """
+    with ctx.transaction() as conn:
+        return CLOSURE.refresh(conn, row_budget=row_budget, force_rebuild=force_rebuild)
 
-    def _fastdos_alembic(self, command_name: str, target: str) -> None:
-        from alembic import command
 
-        from .migrator import Migrator
+# --- integrity -------------------------------------------------------------------------------------------
 
-        self._check_open()
-        with Migrator(self.profile) as migrator, migrator.alembic_context() as (config, _connection):
-            config.set_main_option("script_location", str(migrations_path() / "fastdos"))
-            getattr(command, command_name)(config, target)
 
-    def closure_state(self) -> ClosureState:
-        """Whether the closure is installed, built and current."""
-        with self.database.connection() as conn:
-            return CLOSURE.state(conn)
-
-    def refresh_closure(
-        self, row_budget: int | None = DEFAULT_ROW_BUDGET, force_rebuild: bool = False
-    ) -> RefreshReport:
-        """Bring the closure up to date: fold in newer links, or rebuild after foreign deletions (one transaction).
-
-        :raises fastdos.closure.ClosureBudgetExceeded: a rebuild is estimated above ``row_budget`` rows.
-        :raises RuntimeError: the closure is not installed.
-        """
-        with self.transaction() as conn:
-            return CLOSURE.refresh(conn, row_budget=row_budget, force_rebuild=force_rebuild)
-
-    # --- integrity -------------------------------------------------------------------------------------------
-
-    def check_integrity(
-        self, examples: int = integrity.DEFAULT_EXAMPLES, repository: bool = True
-    ) -> integrity.IntegrityReport:
-        """Run aiida 1.x's provenance integrity checks (and the repository-key check); nothing is changed."""
-        if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-            raise ValueError(f"examples must be an int >= 0, got {examples!r}")
-        with self.transaction() as conn:
-            checks = integrity.check_database(conn, examples)
-            if repository:
-                checks.append(integrity.check_repository(conn, self.get_repository(), examples))
-        return integrity.IntegrityReport(checks)
+def check_integrity(
+    ctx: StorageContext, examples: int = integrity.DEFAULT_EXAMPLES, repository: bool = True
+) -> integrity.IntegrityReport:
+    """Run aiida 1.x's provenance integrity checks (and the repository-key check); nothing is changed."""
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
+        raise ValueError(f"examples must be an int >= 0, got {examples!r}")
+    with ctx.transaction() as conn:
+        checks = integrity.check_database(conn, examples)
+        if repository:
+            checks.append(integrity.check_repository(conn, ctx.repository, examples))
+    return integrity.IntegrityReport(checks)

@@ -6,15 +6,12 @@ ids in input order. Nothing is sent before the whole batch is valid; every call 
 savepoint inside a caller's :meth:`~fastdos.backend.Backend.transaction`), so a failure leaves nothing.
 
 Constraint checks: unique and NOT NULL violations fire during the COPY. The foreign keys of the schema are
-``DEFERRABLE INITIALLY DEFERRED`` (spec §2.3); fastdos keeps that contract, so a caller may insert links
-before their nodes inside one transaction. In a call's own transaction they are checked at its COMMIT, i.e.
+``DEFERRABLE INITIALLY DEFERRED`` (docs/schema.md#foreign-keys); fastdos keeps that contract, so a caller may insert
+links before their nodes inside one transaction. In a call's own transaction they are checked at its COMMIT, i.e.
 still inside the call; inside a caller's transaction they are checked at the caller's COMMIT. Either way the
 error is a fastdos ``IntegrityError`` naming the constraint.
 
-Update: rows → ``ON COMMIT DROP`` temp table by binary COPY (sorted by id) → one ``UPDATE ... FROM``; the
-``mtime`` of nodes and comments is bumped unless the rows give it (aiida's ``onupdate``). Ids that do not
-exist raise ``NotExistent`` naming them, and nothing is updated (aiida silently skips them; fastdos treats a
-missing id as a caller error, like a failed lookup).
+Bulk update lives in :mod:`fastdos.update`.
 """
 
 from __future__ import annotations
@@ -26,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from . import db
-from .clock import now as local_now
-from .errors import NotExistent, ValidationError
-from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows, update_plan, update_rows
+from .errors import ValidationError
+from .ids import is_id
+from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
+    from .context import StorageContext
 
 # Rows per COPY batch of bulk_insert_iter (bench/notes/ingest.md). For 10^5 generated nodes, batches of 2 000
 # to 50 000 rows took 6.4-10.2 s with no trend (noise of the shared 2-core machine), while the peak memory
@@ -41,12 +38,10 @@ DEFAULT_BATCH_SIZE = 10_000
 # Load mode: memory for the index rebuilds and FK validations of one transaction (SET LOCAL only).
 LOAD_MAINTENANCE_WORK_MEM = "256MB"
 
-_UPDATE_TABLE = "fastdos_bulk_update"
-
 Progress = Callable[[int], None]
 
 
-def _identifiers(names: Iterable[str]) -> sql.Composable:
+def column_list(names: Iterable[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(name) for name in names)
 
 
@@ -58,7 +53,7 @@ def copy_types(spec: Entity, columns: Sequence[Column] | None = None) -> list[st
 def copy_batch(conn: db.Connection, spec: Entity, prepared: Sequence[tuple[Any, ...]]) -> list[int]:
     """Reserve ids for ``prepared`` rows (validated tuples, table column order) and COPY them in; ids in order."""
     ids: list[int] = db.scalar(conn, "ingest/reserve_ids", {"table": spec.table, "n": len(prepared)})
-    columns = _identifiers(["id", *(c.name for c in spec.columns)])
+    columns = column_list(["id", *(c.name for c in spec.columns)])
     with db.copy(
         conn, "ingest/copy_rows", identifiers={"table": spec.table, "columns": columns}, types=copy_types(spec)
     ) as copy:
@@ -72,8 +67,8 @@ class LoadMode:
     """Drops a table's plain indexes and foreign keys for a load and restores them from the catalog.
 
     Definitions are read with ``pg_get_indexdef``/``pg_get_constraintdef`` at run time (legacy databases
-    name indexes differently, spec §2.6). Everything happens inside the caller's transaction, so a failed
-    load rolls the DDL back with the rows: the schema is exactly as before.
+    name indexes differently, docs/schema.md#legacy-migrated-databases). Everything happens inside the caller's
+    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before.
     """
 
     def __init__(self, conn: db.Connection, spec: Entity) -> None:
@@ -102,169 +97,100 @@ class LoadMode:
             )
 
 
-class IngestMixin:
-    """Methods mixed into :class:`fastdos.backend.Backend`."""
+def bulk_insert(
+    ctx: StorageContext, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]], allow_defaults: bool = False
+) -> list[int]:
+    """Insert ``rows`` of one entity type; return their new ids in input order.
 
-    if TYPE_CHECKING:  # provided by Backend (``self: Backend`` annotations are refused by mypy for mixins)
+    Key rules of aiida-core (docs/storage-backend.md#bulk_insert): without ``allow_defaults`` every row has exactly the
+    entity's keys, with it a subset and the missing columns get aiida's client-side defaults; ``id`` is never
+    accepted; computer, log and authinfo rows give ``metadata``. Rows are not mutated.
 
-        def transaction(self) -> AbstractContextManager[db.Connection]: ...
-
-    def bulk_insert(
-        self, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]], allow_defaults: bool = False
-    ) -> list[int]:
-        """Insert ``rows`` of one entity type; return their new ids in input order.
-
-        Key rules of aiida-core (spec §4.4): without ``allow_defaults`` every row has exactly the entity's
-        keys, with it a subset and the missing columns get aiida's client-side defaults; ``id`` is never
-        accepted; computer, log and authinfo rows give ``metadata``. Rows are not mutated.
-
-        :raises IntegrityError: unknown entity type, wrong key set, or a violated database constraint
-            (``.constraint`` names it); nothing of the call is kept.
-        :raises ValidationError: a value of the wrong type or JSON that cannot be stored (names row and key).
-        :raises KeyError: ``'metadata'`` missing (computer, log, authinfo), as in aiida.
-        """
-        spec = entity(entity_type)
-        if not rows:
-            return []
-        prepared = insert_rows(spec, rows, allow_defaults)
-        with self.transaction() as conn:
-            return copy_batch(conn, spec, prepared)
-
-    def bulk_insert_iter(
-        self,
-        entity_type: EntityTypes | str,
-        rows: Iterable[Mapping[str, Any]],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        allow_defaults: bool = False,
-        progress: Progress | None = None,
-        on_ids: Callable[[list[int]], None] | None = None,
-        load_mode: bool = False,
-    ) -> int:
-        """Stream rows of any number into one entity's table with bounded memory; return how many.
-
-        Rows are taken ``batch_size`` at a time, validated, and COPY'd; ``on_ids(ids)`` receives each batch's
-        new ids in input order and ``progress(rows_done)`` is called after each batch. The whole stream is
-        one transaction (a savepoint inside a caller's): if a row is refused or ``rows`` raises midway,
-        nothing of the call stays.
-
-        ``load_mode=True`` is for large initial imports: the table's non-constraint indexes and its foreign
-        keys are dropped before the first batch and re-created from their catalog definitions at the end,
-        in the same transaction (re-adding a foreign key validates every row, so every constraint is still
-        checked; a failure restores the schema). It takes an ACCESS EXCLUSIVE lock on the table for the
-        whole load, and beats the plain path only when the rows are a large part of the table.
-        """
-        spec = entity(entity_type)
-        if batch_size < 1:
-            raise ValidationError(f"batch_size must be positive, got {batch_size}")
-        done = 0
-        with self.transaction() as conn:
-            loader = LoadMode(conn, spec) if load_mode else None
-            if loader is not None:
-                loader.drop()
-            iterator = iter(rows)
-            while batch := list(itertools.islice(iterator, batch_size)):
-                prepared = insert_rows(spec, batch, allow_defaults, start=done)
-                del batch
-                ids = copy_batch(conn, spec, prepared)
-                del prepared
-                done += len(ids)
-                if on_ids is not None:
-                    on_ids(ids)
-                if progress is not None:
-                    progress(done)
-            if loader is not None:
-                loader.restore()
-        return done
-
-    def bulk_update(self, entity_type: EntityTypes | str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Update columns of existing rows by ``id`` (aiida-core's ``bulk_update``, spec §4.5).
-
-        Every row needs ``id`` and a subset of the columns (``_metadata`` for the metadata columns). Node and
-        comment ``mtime`` is set to now unless the row gives it. A later row for the same id wins.
-
-        :raises IntegrityError: unknown entity type, ``id`` missing, unknown keys, or a violated constraint.
-        :raises NotExistent: some ids have no row (named); nothing is updated.
-        :raises ValidationError: a value of the wrong type or JSON that cannot be stored.
-        """
-        spec = entity(entity_type)
-        if not rows:
-            return
-        batches = []
-        for keyset, group in update_plan(spec, rows).items():
-            columns = [c for c in spec.columns if c.row_key in keyset]
-            batches.append((columns, update_rows(columns, group)))
-        now = local_now()
-        with self.transaction() as conn:
-            for columns, prepared in batches:
-                _update(conn, spec, columns, prepared, now)
-
-    def add_nodes_to_groups(self, pairs: Iterable[tuple[int, int]]) -> int:
-        """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
-
-        One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement).
-        Unknown groups or nodes fail the foreign keys at COMMIT (see the module docstring).
-        """
-        group_ids: list[int] = []
-        node_ids: list[int] = []
-        for index, pair in enumerate(pairs):
-            try:
-                group_id, node_id = pair
-            except (TypeError, ValueError):
-                raise ValidationError(f"pairs[{index}]: expected (group_id, node_id), got {pair!r:.80}") from None
-            for value in (group_id, node_id):
-                if type(value) is not int or not 0 < value <= 2147483647:
-                    raise ValidationError(f"pairs[{index}]: expected positive 32-bit integer ids, got {pair!r:.80}")
-            group_ids.append(group_id)
-            node_ids.append(node_id)
-        if not group_ids:
-            return 0
-        with self.transaction() as conn:
-            return db.run(conn, "ingest/add_group_nodes", {"group_ids": group_ids, "node_ids": node_ids})
-
-    def add_nodes_to_group(self, group_id: int, node_ids: Iterable[int]) -> int:
-        """Add nodes to one group, skipping existing members; return how many were added."""
-        return self.add_nodes_to_groups((group_id, node_id) for node_id in node_ids)
+    :raises IntegrityError: unknown entity type, wrong key set, or a violated database constraint
+        (``.constraint`` names it); nothing of the call is kept.
+    :raises ValidationError: a value of the wrong type or JSON that cannot be stored (names row and key).
+    :raises KeyError: ``'metadata'`` missing (computer, log, authinfo), as in aiida.
+    """
+    spec = entity(entity_type)
+    if not rows:
+        return []
+    prepared = insert_rows(spec, rows, allow_defaults)
+    with ctx.transaction() as conn:
+        return copy_batch(conn, spec, prepared)
 
 
-def _update(
-    conn: db.Connection, spec: Entity, columns: list[Column], prepared: list[tuple[Any, ...]], now: Any
-) -> None:
-    names = ["id", *(c.name for c in columns)]
-    db.run(
-        conn,
-        "ingest/create_update_table",
-        identifiers={"temp": _UPDATE_TABLE, "table": spec.table, "columns": _identifiers(names)},
-    )
-    with db.copy(
-        conn,
-        "ingest/copy_rows",
-        identifiers={"table": _UPDATE_TABLE, "columns": _identifiers(names)},
-        types=copy_types(spec, columns),
-    ) as copy:
-        write = copy.write_row
-        for row in prepared:
-            write(row)
-    # Rows that give only an id still bump mtime; "id = s.id" keeps the SET list non-empty (same value).
-    assignments = sql.SQL(", ").join(
-        sql.SQL("{} = s.{}").format(sql.Identifier(c.name), sql.Identifier(c.name))
-        for c in columns or [Column("id", "int")]
-    )
-    identifiers = {"table": spec.table, "temp": _UPDATE_TABLE, "assignments": assignments}
-    if spec.onupdate is not None and spec.onupdate not in names:
-        updated = db.run(
-            conn, "ingest/update_from_bumping", {"now": now}, identifiers={**identifiers, "bumped": spec.onupdate}
-        )
-    elif columns:
-        updated = db.run(conn, "ingest/update_from", identifiers=identifiers)
-    else:  # rows with only an id and no onupdate column: nothing to set, but the ids must exist
-        updated = len(prepared) - len(_missing(conn, spec))
-    if updated != len(prepared):
-        missing = _missing(conn, spec)
-        raise NotExistent(f"bulk_update of {spec.type}: no rows with ids {missing}; nothing was updated")
-    db.run(conn, "ingest/drop_temp", identifiers={"temp": _UPDATE_TABLE})
+def bulk_insert_iter(
+    ctx: StorageContext,
+    entity_type: EntityTypes | str,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    allow_defaults: bool = False,
+    progress: Progress | None = None,
+    on_ids: Callable[[list[int]], None] | None = None,
+    load_mode: bool = False,
+) -> int:
+    """Stream rows of any number into one entity's table with bounded memory; return how many.
+
+    Rows are taken ``batch_size`` at a time, validated, and COPY'd; ``on_ids(ids)`` receives each batch's
+    new ids in input order and ``progress(rows_done)`` is called after each batch. The whole stream is
+    one transaction (a savepoint inside a caller's): if a row is refused or ``rows`` raises midway,
+    nothing of the call stays.
+
+    ``load_mode=True`` is for large initial imports: the table's non-constraint indexes and its foreign
+    keys are dropped before the first batch and re-created from their catalog definitions at the end,
+    in the same transaction (re-adding a foreign key validates every row, so every constraint is still
+    checked; a failure restores the schema). It takes an ACCESS EXCLUSIVE lock on the table for the
+    whole load, and beats the plain path only when the rows are a large part of the table.
+    """
+    spec = entity(entity_type)
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be positive, got {batch_size}")
+    done = 0
+    with ctx.transaction() as conn:
+        loader = LoadMode(conn, spec) if load_mode else None
+        if loader is not None:
+            loader.drop()
+        iterator = iter(rows)
+        while batch := list(itertools.islice(iterator, batch_size)):
+            prepared = insert_rows(spec, batch, allow_defaults, start=done)
+            del batch
+            ids = copy_batch(conn, spec, prepared)
+            del prepared
+            done += len(ids)
+            if on_ids is not None:
+                on_ids(ids)
+            if progress is not None:
+                progress(done)
+        if loader is not None:
+            loader.restore()
+    return done
 
 
-def _missing(conn: db.Connection, spec: Entity) -> list[int]:
-    found = db.scalar(conn, "ingest/missing_ids", identifiers={"temp": _UPDATE_TABLE, "table": spec.table})
-    return list(found or [])
+def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -> int:
+    """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
+
+    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement).
+    Unknown groups or nodes fail the foreign keys at COMMIT (see the module docstring).
+    """
+    group_ids: list[int] = []
+    node_ids: list[int] = []
+    for index, pair in enumerate(pairs):
+        try:
+            group_id, node_id = pair
+        except (TypeError, ValueError):
+            raise ValidationError(f"pairs[{index}]: expected (group_id, node_id), got {pair!r:.80}") from None
+        for value in (group_id, node_id):
+            if not is_id(value):
+                raise ValidationError(f"pairs[{index}]: expected positive 32-bit integer ids, got {pair!r:.80}")
+        group_ids.append(group_id)
+        node_ids.append(node_id)
+    if not group_ids:
+        return 0
+    with ctx.transaction() as conn:
+        return db.run(conn, "ingest/add_group_nodes", {"group_ids": group_ids, "node_ids": node_ids})
+
+
+def add_nodes_to_group(ctx: StorageContext, group_id: int, node_ids: Iterable[int]) -> int:
+    """Add nodes to one group, skipping existing members; return how many were added."""
+    return add_nodes_to_groups(ctx, ((group_id, node_id) for node_id in node_ids))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import db
+from . import container_keys, db
 from .repository import Repository
 from .rules import LINK_TYPES
 
@@ -117,12 +117,9 @@ def check_database(conn: db.Connection, examples: int = DEFAULT_EXAMPLES) -> lis
 
 def check_repository(conn: db.Connection, repository: Repository, examples: int = DEFAULT_EXAMPLES) -> CheckResult:
     """Keys referenced by nodes but missing from the container; ``conn`` must be inside a transaction."""
-    db.run(conn, "graph/container_keys_create")
-    with db.copy(conn, "graph/container_keys_copy") as copy:
-        for key in repository.list_objects():
-            copy.write_row((key,))
-    db.run(conn, "graph/container_keys_analyze")
+    container_keys.stage(conn, repository)
     rows = db.all_rows(conn, "graph/integrity_missing_objects", {"examples": max(examples, 1)})
+    container_keys.drop(conn)
     return _result(
         "missing_objects",
         "repository keys referenced by nodes but missing from the container",

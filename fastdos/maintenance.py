@@ -1,4 +1,4 @@
-"""Repository maintenance: unreferenced objects, maintain, backup and restore (spec §4.9, §4.12).
+"""Repository maintenance: unreferenced objects, maintain, backup and restore (docs/storage-backend.md#maintenance).
 
 The set difference between the keys the nodes reference and the keys the container holds is computed inside
 PostgreSQL: the referenced keys come from a recursive walk over every ``repository_metadata`` tree, the
@@ -15,27 +15,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import db
+from . import container_keys, db
 from .backup import BackupReport, RestoreReport, restore, run_backup
+from .errors import MissingObjectsError, TransactionStateError
 from .locking import ProfileAccess, maintenance_lock
 from .repository import Callback, RepositoryMaintenanceReport, resolve_maintain_options
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
+    from .context import StorageContext
 
-    from .profile import Profile
-    from .repository import Repository
-
-__all__ = ["BackupReport", "MaintenanceMixin", "MaintenanceReport", "RestoreReport", "restore"]
+__all__ = [
+    "BackupReport",
+    "MaintenanceReport",
+    "RestoreReport",
+    "backup",
+    "get_unreferenced_keyset",
+    "maintain",
+    "restore",
+]
 
 LOGGER = logging.getLogger("fastdos.maintenance")
 
 MISSING_OBJECTS_MESSAGE = (
     "There are objects referenced in the database that are not present in the repository. Aborting!"
 )
-# Keys per COPY write: 64-hex keys plus newline, so ~650 KiB per write; batching the writes made streaming
-# 10^5 keys about 3x faster than one write_row per key (bench/notes/repository.md).
-COPY_BATCH = 10_000
 MAINTAIN_OPTIONS = frozenset(
     {"pack_loose", "do_repack", "clean_storage", "do_vacuum", "compress", "incremental_cleanup", "callback"}
 )
@@ -76,139 +79,112 @@ class MaintenanceReport:
         return head + (self.repository.lines if self.repository else []) + tail
 
 
-class MaintenanceMixin:
-    """Methods mixed into :class:`fastdos.backend.Backend`."""
+def get_unreferenced_keyset(ctx: StorageContext, check_consistency: bool = True) -> set[str]:
+    """Keys of the container's objects that no node's ``repository_metadata`` references.
 
-    if TYPE_CHECKING:  # provided by Backend (``self: Backend`` annotations are refused by mypy for mixins)
+    :raises RuntimeError: with ``check_consistency``, when a node references a key that is not in the
+        container (aiida-core's message).
+    """
+    unreferenced, missing = _key_differences(ctx, check_consistency)
+    if missing:
+        LOGGER.error("%d referenced keys missing from the repository, e.g. %s", len(missing), missing[:5])
+        raise MissingObjectsError(MISSING_OBJECTS_MESSAGE)
+    return set(unreferenced)
 
-        @property
-        def profile(self) -> Profile: ...
 
-        @property
-        def database(self) -> db.Database: ...
+def _key_differences(ctx: StorageContext, check: bool) -> tuple[list[str], list[str]]:
+    repository = ctx.repository
+    with ctx.transaction() as conn:
+        container_keys.stage(conn, repository)
+        result = container_keys.differences(conn, check)
+        container_keys.drop(conn)
+    return result
 
-        @property
-        def in_transaction(self) -> bool: ...
 
-        def transaction(self) -> AbstractContextManager[db.Connection]: ...
+def maintain(ctx: StorageContext, full: bool = False, dry_run: bool = False, **kwargs: Any) -> MaintenanceReport:
+    """Delete unreferenced objects, then maintain the repository (``live=not full``); full mode also VACUUMs.
 
-        def get_repository(self) -> Repository: ...
-
-        def _check_open(self) -> None: ...
-
-    def get_unreferenced_keyset(self, check_consistency: bool = True) -> set[str]:
-        """Keys of the container's objects that no node's ``repository_metadata`` references.
-
-        :raises RuntimeError: with ``check_consistency``, when a node references a key that is not in the
-            container (aiida-core's message).
-        """
-        unreferenced, missing = self._key_differences(check_consistency)
-        if missing:
-            LOGGER.error("%d referenced keys missing from the repository, e.g. %s", len(missing), missing[:5])
-            raise RuntimeError(MISSING_OBJECTS_MESSAGE)
-        return set(unreferenced)
-
-    def _key_differences(self, check: bool) -> tuple[list[str], list[str]]:
-        repository = self.get_repository()
-        with self.transaction() as conn:
-            db.run(conn, "maintenance/drop_container_keys")
-            db.run(conn, "maintenance/create_container_keys")
-            with db.copy(conn, "maintenance/copy_container_keys") as copy:
-                batch: list[str] = []
-                for key in repository.list_objects():
-                    batch.append(key)
-                    if len(batch) >= COPY_BATCH:
-                        copy.write("\n".join(batch) + "\n")
-                        batch.clear()
-                if batch:
-                    copy.write("\n".join(batch) + "\n")
-            db.run(conn, "maintenance/analyze_container_keys")
-            rows = db.all_rows(conn, "maintenance/key_differences", {"check": check})
-            db.run(conn, "maintenance/drop_container_keys")
-        unreferenced = [str(key) for key, missing in rows if not missing]
-        missing_keys = [str(key) for key, missing in rows if missing]
-        return unreferenced, missing_keys
-
-    def maintain(self, full: bool = False, dry_run: bool = False, **kwargs: Any) -> MaintenanceReport:
-        """Delete unreferenced objects, then maintain the repository (``live=not full``); full mode also VACUUMs.
-
-        ``kwargs`` are the repository options (``pack_loose``, ``do_repack``, ``clean_storage``, ``do_vacuum``,
-        ``compress``, ``incremental_cleanup``) plus an optional progress ``callback``; an unsafe override in
-        live mode raises aiida's ``ValueError`` before anything is changed. ``full=True`` holds the exclusive
-        profile lock for the whole run (``LockingProfileError`` naming the other holders when the profile is
-        in use elsewhere). ``dry_run`` changes nothing and reports what would be done.
-        """
-        unknown = set(kwargs) - MAINTAIN_OPTIONS
-        if unknown:
-            raise TypeError(f"maintain() got unexpected options {sorted(unknown)}; allowed: {sorted(MAINTAIN_OPTIONS)}")
-        resolve_maintain_options(
-            not full,
-            kwargs.get("pack_loose"),
-            kwargs.get("do_repack"),
-            kwargs.get("clean_storage"),
-            kwargs.get("do_vacuum"),
+    ``kwargs`` are the repository options (``pack_loose``, ``do_repack``, ``clean_storage``, ``do_vacuum``,
+    ``compress``, ``incremental_cleanup``) plus an optional progress ``callback``; an unsafe override in
+    live mode raises aiida's ``ValueError`` before anything is changed. ``full=True`` holds the exclusive
+    profile lock for the whole run (``LockingProfileError`` naming the other holders when the profile is
+    in use elsewhere). ``dry_run`` changes nothing and reports what would be done.
+    """
+    unknown = set(kwargs) - MAINTAIN_OPTIONS
+    if unknown:
+        raise TypeError(f"maintain() got unexpected options {sorted(unknown)}; allowed: {sorted(MAINTAIN_OPTIONS)}")
+    resolve_maintain_options(
+        not full,
+        kwargs.get("pack_loose"),
+        kwargs.get("do_repack"),
+        kwargs.get("clean_storage"),
+        kwargs.get("do_vacuum"),
+    )
+    if ctx.in_transaction:
+        raise TransactionStateError(
+            "maintain() cannot run inside a transaction() block: VACUUM and the container's maintenance are "
+            "not transactional"
         )
-        if self.in_transaction:
-            raise RuntimeError(
-                "maintain() cannot run inside a transaction() block: VACUUM and the container's maintenance are "
-                "not transactional"
-            )
-        self._check_open()
-        report = MaintenanceReport(full=full, dry_run=dry_run)
-        # A dry run changes nothing, so it needs no lock and is never refused.
-        locks = contextlib.nullcontext() if dry_run else self._maintenance_locks(full)
-        with locks:
-            unreferenced = sorted(self.get_unreferenced_keyset())
-            report.unreferenced = len(unreferenced)
-            report.add(f"Deleting {len(unreferenced)} unreferenced objects ...")
-            if not dry_run and unreferenced:
-                callback: Callback | None = kwargs.get("callback")
-                self.get_repository().delete_objects(unreferenced)
-                report.deleted = len(unreferenced)
-                if callback:
-                    callback("init", {"total": len(unreferenced), "description": "Deleted unreferenced objects"})
-                    callback("update", len(unreferenced))
-                    callback("close", None)
-            if full and not dry_run:
-                _clear_stale_pack_locks(self.get_repository().path)
-            report.repository = self.get_repository().maintain(live=not full, dry_run=dry_run, **kwargs)
-            if full:
-                report.add(f"Running VACUUM (ANALYZE) on {len(VACUUMED_TABLES)} tables ...")
-                if not dry_run:
-                    with self.database.connection() as conn:
-                        db.run(conn, "maintenance/vacuum")
-                    report.vacuumed_tables = VACUUMED_TABLES
-        return report
+    ctx.check_open()
+    report = MaintenanceReport(full=full, dry_run=dry_run)
+    # A dry run changes nothing, so it needs no lock and is never refused.
+    locks = contextlib.nullcontext() if dry_run else _maintenance_locks(ctx, full)
+    with locks:
+        unreferenced = sorted(get_unreferenced_keyset(ctx))
+        report.unreferenced = len(unreferenced)
+        report.add(f"Deleting {len(unreferenced)} unreferenced objects ...")
+        if not dry_run and unreferenced:
+            callback: Callback | None = kwargs.get("callback")
+            ctx.repository.delete_objects(unreferenced)
+            report.deleted = len(unreferenced)
+            if callback:
+                callback("init", {"total": len(unreferenced), "description": "Deleted unreferenced objects"})
+                callback("update", len(unreferenced))
+                callback("close", None)
+        if full and not dry_run:
+            _clear_stale_pack_locks(ctx.repository.path)
+        report.repository = ctx.repository.maintain(live=not full, dry_run=dry_run, **kwargs)
+        if full:
+            report.add(f"Running VACUUM (ANALYZE) on {len(VACUUMED_TABLES)} tables ...")
+            if not dry_run:
+                with ctx.connection() as conn:
+                    db.run(conn, "maintenance/vacuum")
+                report.vacuumed_tables = VACUUMED_TABLES
+    return report
 
-    @contextlib.contextmanager
-    def _maintenance_locks(self, full: bool) -> Iterator[None]:
-        with maintenance_lock(self.profile):
-            if not full:
-                yield
-                return
-            access: ProfileAccess | None = getattr(self, "_access", None)
-            if access is None:  # a backend that did not take shared access on open
-                access = ProfileAccess(self.profile)
-            with access.exclusive():
-                yield
 
-    def backup(self, dest: str | Path, keep: int | None = None, *, rsync: bool | None = None) -> BackupReport:
-        """A consistent, incremental backup into ``dest`` (spec §4.12): database dump, then the container.
+@contextlib.contextmanager
+def _maintenance_locks(ctx: StorageContext, full: bool) -> Iterator[None]:
+    with maintenance_lock(ctx.profile):
+        if not full:
+            yield
+            return
+        access = ctx.access
+        if access is None:  # a backend that did not take shared access on open
+            access = ProfileAccess(ctx.profile)
+        with access.exclusive():
+            yield
 
-        Each run fills ``dest/live-backup`` and renames it to ``backup_<UTC %Y%m%d%H%M%S>_<rand>`` only when
-        complete, then points ``last-backup`` at it and keeps ``keep`` earlier backups (all when None). Files
-        unchanged since the previous backup are hard-linked to it. ``rsync`` (when None: used if installed)
-        or a Python copy with the same ``--link-dest`` rule does the copying.
 
-        :raises StorageBackupError: ``dest`` holds something else, a tool is missing, or a step failed (the
-            previous backups and ``last-backup`` are then untouched).
-        """
-        self._check_open()
-        with maintenance_lock(self.profile):
-            # Pack loose objects first, as aiida-core does, so that the copy moves few large files; unlike
-            # aiida-core, no unreferenced object is deleted: a backup never removes data.
-            self.get_repository().maintain(live=True)
-        return run_backup(self.profile, self.get_repository(), dest, keep=keep, rsync=rsync)
+def backup(
+    ctx: StorageContext, dest: str | Path, keep: int | None = None, *, rsync: bool | None = None
+) -> BackupReport:
+    """A consistent, incremental backup into ``dest`` (docs/storage-backend.md#backup): dump, then container.
+
+    Each run fills ``dest/live-backup`` and renames it to ``backup_<UTC %Y%m%d%H%M%S>_<rand>`` only when
+    complete, then points ``last-backup`` at it and keeps ``keep`` earlier backups (all when None). Files
+    unchanged since the previous backup are hard-linked to it. ``rsync`` (when None: used if installed)
+    or a Python copy with the same ``--link-dest`` rule does the copying.
+
+    :raises StorageBackupError: ``dest`` holds something else, a tool is missing, or a step failed (the
+        previous backups and ``last-backup`` are then untouched).
+    """
+    ctx.check_open()
+    with maintenance_lock(ctx.profile):
+        # Pack loose objects first, as aiida-core does, so that the copy moves few large files; unlike
+        # aiida-core, no unreferenced object is deleted: a backup never removes data.
+        ctx.repository.maintain(live=True)
+    return run_backup(ctx.profile, ctx.repository, dest, keep=keep, rsync=rsync)
 
 
 def _clear_stale_pack_locks(container: Path) -> None:

@@ -1,7 +1,7 @@
 """Schema version detection, initialisation, validation and migration of a psql_dos storage.
 
-Mirrors aiida-core's ``PsqlDosMigrator`` (spec §3): the same states (alembic-stamped, legacy Django,
-uninitialised), the same messages, the same ``repository|uuid`` cross-check with the container. fastdos ships
+Mirrors aiida-core's ``PsqlDosMigrator`` (docs/storage-backend.md#migration): the same states (alembic-stamped, legacy
+Django, uninitialised), the same messages, the same ``repository|uuid`` cross-check with the container. fastdos ships
 only aiida's *main* branch (``main_0001``, ``main_0002``); a legacy AiiDA 1.x database must be migrated once
 with aiida-core, after which fastdos validates and works with it (its index names differ, which fastdos never
 relies on).
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 from alembic import command
@@ -31,12 +31,16 @@ from .errors import (
     ConfigurationError,
     CorruptStorage,
     IncompatibleStorageSchema,
+    NotExistent,
     StorageMigrationError,
     UnreachableStorage,
     convert,
     scrub,
 )
 from .profile import Profile
+
+if TYPE_CHECKING:
+    from .context import StorageContext
 
 LOGGER = logging.getLogger("fastdos.migrate")
 
@@ -48,8 +52,8 @@ VERSION_TABLES = frozenset({ALEMBIC_VERSION_TABLE, "fastdos_alembic_version"})
 # Arbitrary constant key for pg_advisory_xact_lock: "fastdos migrate" in ASCII, truncated to 63 bits.
 MIGRATION_LOCK_KEY = 0x66617374646F736D
 
-# aiida-core's CONTAINER_DEFAULTS (spec §5.1): the container must be created exactly like this so that
-# aiida-core and fastdos read each other's repositories.
+# aiida-core's CONTAINER_DEFAULTS (docs/repository.md#container-defaults): the container must be created exactly like
+# this so that aiida-core and fastdos read each other's repositories.
 CONTAINER_DEFAULTS: dict[str, Any] = {
     "pack_size_target": 4 * 1024**3,
     "loose_prefix_len": 2,
@@ -185,7 +189,7 @@ class Migrator:
         return self.is_repository_initialised and self.is_database_initialised
 
     def validate_storage(self) -> None:
-        """Check version and repository UUID, in aiida-core's order and with its messages (spec §3.3).
+        """Check version and repository UUID as aiida-core does (docs/storage-backend.md#validation-on-open).
 
         :raises IncompatibleStorageSchema: no version table, legacy Django schema, or revision ≠ head.
         :raises UnreachableStorage: database or container cannot be reached.
@@ -417,6 +421,20 @@ def ensure_database(profile: Profile, maintenance_db: str = "postgres") -> bool:
         db.run(conn, "admin/create_database", identifiers={"dbname": name})
     LOGGER.info("created database %s", name)
     return True
+
+
+def run_fastdos_revisions(ctx: StorageContext, command_name: str, target: str) -> None:
+    """Run alembic ``command_name`` (upgrade/downgrade) to ``target`` in fastdos' own revision environment.
+
+    fastdos' opt-in objects (closure tables, process indexes) are branches of ``migrations/fastdos`` with their
+    own version table ``fastdos_alembic_version``, so aiida-core still sees ``main_0002``.
+    """
+    if not (migrations_path() / "fastdos").is_dir():
+        raise NotExistent("the fastdos alembic environment (migrations/fastdos) is not installed")
+    ctx.check_open()
+    with Migrator(ctx.profile) as migrator, migrator.alembic_context() as (config, _connection):
+        config.set_main_option("script_location", str(migrations_path() / "fastdos"))
+        getattr(command, command_name)(config, target)
 
 
 def create_engine(profile: Profile) -> sqlalchemy.Engine:

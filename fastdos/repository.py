@@ -1,5 +1,5 @@
 """A thin adapter over ``disk_objectstore.Container`` with the methods of aiida-core's
-``DiskObjectStoreRepositoryBackend`` (spec §5).
+``DiskObjectStoreRepositoryBackend`` (docs/repository.md).
 
 Unlike aiida-core, which builds a new ``Container`` on every ``get_repository()`` call, a ``Repository`` is
 kept open for the lifetime of its backend, so one-at-a-time reads do not pay for re-opening the container.
@@ -244,7 +244,7 @@ class Repository:
         incremental_cleanup: bool = True,
         callback: Callback | None = None,
     ) -> RepositoryMaintenanceReport:
-        """aiida-core's repository maintenance (spec §5.3): pack loose objects, repack, clean the storage.
+        """aiida-core's repository maintenance (docs/repository.md#maintenance-options): pack, repack, clean.
 
         ``live=True`` allows only the operations that are safe while the repository is in use; explicitly
         enabling ``do_repack``, ``clean_storage`` or ``do_vacuum`` with it raises aiida's ``ValueError``. With
@@ -285,7 +285,7 @@ class Repository:
         return report
 
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
-        """aiida-core's ``get_info`` shape (spec §4.8)."""
+        """aiida-core's ``get_info`` shape (docs/storage-backend.md#get_info)."""
         counts = self._container.count_objects()
         info: dict[str, Any] = {
             "SHA-hash algorithm": self._container.hash_type,
@@ -416,7 +416,7 @@ class RepositoryMaintenanceReport:
         self.lines.append(line)
 
 
-# --- repository_metadata (spec §2.7) ------------------------------------------------------------------
+# --- repository_metadata (docs/repository.md#repository_metadata) ----------------------------------------
 
 
 def build_tree(files: Mapping[str, str | None]) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""Per-entity tables, columns, allowed keys, client-side defaults, COPY types and row validation.
+"""Row validation of ``bulk_insert``/``bulk_update``: key sets, client-side defaults, values to COPY tuples.
 
-The key-set rules are aiida-core's (spec §4.4/§4.5), with its exact ``IntegrityError`` texts. Every column
-default is client-side (spec §2: no server defaults besides the id sequences), filled here exactly as aiida's
-SQLAlchemy layer fills it: a new uuid4, a timezone-aware local now, ``''``, ``{}``, ``true``.
+The entities (table, columns, defaults, row keys) derive from :mod:`fastdos.catalog`. The key-set rules are
+aiida-core's (docs/storage-backend.md#bulk_insert, #bulk_update), with its exact ``IntegrityError`` texts:
+without ``allow_defaults`` a row gives exactly the entity's keys, with it a subset; ``id`` is never given on
+insert; an update row gives ``id`` and a subset. Every column default is client-side (no server defaults
+besides the id sequences, docs/schema.md#client-side-defaults), filled here exactly as aiida's SQLAlchemy
+layer fills it: a new uuid4, a timezone-aware local now, ``''``, ``{}``, ``true``.
 
 Rows become tuples in table column order, in the Python types that psycopg's *binary* COPY dumpers take
 (``int4``, ``text``, ``uuid``, ``timestamptz``, ``bool``); ``jsonb`` values are serialised once, here, to
@@ -19,54 +22,45 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
+from .catalog import (
+    BOOL,
+    COPY_TYPES,
+    ENTITY_TABLES,
+    INT,
+    JSON,
+    TEXT,
+    TIME,
+    UUID,
+    Column,
+    EntityTypes,
+    default_value,
+)
 from .clock import now as local_now
 from .errors import IntegrityError, ValidationError
+from .ids import is_id
 from .jsonvalues import jsonb
 
-
-class EntityTypes(Enum):
-    """The entity types of ``bulk_insert``/``bulk_update`` (values as in ``aiida.orm.entities.EntityTypes``)."""
-
-    AUTHINFO = "authinfo"
-    COMMENT = "comment"
-    COMPUTER = "computer"
-    GROUP = "group"
-    LOG = "log"
-    NODE = "node"
-    USER = "user"
-    LINK = "link"
-    GROUP_NODE = "group_node"
-
-
-# Column kinds: how a value is checked and which binary COPY dumper takes it.
-INT, TEXT, UUID, TIME, JSON, BOOL = "int", "text", "uuid", "time", "json", "bool"
-# uuid and jsonb values are pre-encoded to their binary wire form, which the bytea dumper sends unchanged.
-COPY_TYPES = {INT: "int4", TEXT: "text", UUID: "bytea", TIME: "timestamptz", JSON: "bytea", BOOL: "bool"}
-SQL_TYPES = {INT: "integer", TEXT: "text", UUID: "uuid", TIME: "timestamptz", JSON: "jsonb", BOOL: "boolean"}
-
-_NO_DEFAULT = object()
-
-
-@dataclass(frozen=True)
-class Column:
-    """One table column: its name in the table, its key in a row, its kind and its client-side default.
-
-    ``default`` is ``_NO_DEFAULT`` for required columns (missing under ``allow_defaults`` → NULL, refused by
-    the database if NOT NULL, as in aiida), a constant, or the marker strings ``"uuid"``/``"now"``/``"{}"``.
-    """
-
-    name: str
-    kind: str
-    default: Any = _NO_DEFAULT
-    key: str = ""
-
-    @property
-    def row_key(self) -> str:
-        """The key of this column in a row dict (``_metadata`` for the ``metadata`` columns)."""
-        return self.key or self.name
+__all__ = [
+    "BOOL",
+    "CONVERTERS",
+    "COPY_TYPES",
+    "ENTITIES",
+    "INT",
+    "JSON",
+    "TEXT",
+    "TIME",
+    "UUID",
+    "Column",
+    "Entity",
+    "EntityTypes",
+    "default_value",
+    "entity",
+    "insert_rows",
+    "update_plan",
+    "update_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -76,7 +70,7 @@ class Entity:
     type: EntityTypes
     table: str
     columns: tuple[Column, ...]
-    onupdate: str | None = None  # column aiida bumps to now on every UPDATE (spec §4.5)
+    onupdate: str | None = None  # column aiida bumps to now on every UPDATE (docs/schema.md#client-side-defaults)
     keys: frozenset[str] = field(init=False)
     by_key: Mapping[str, Column] = field(init=False)
 
@@ -90,107 +84,9 @@ class Entity:
         return "_metadata" in self.keys
 
 
-def _c(name: str, kind: str, default: Any = _NO_DEFAULT, key: str = "") -> Column:
-    return Column(name, kind, default, key)
-
-
+# One entity per entity type, derived from the catalog (its table's columns but the id).
 ENTITIES: dict[EntityTypes, Entity] = {
-    e.type: e
-    for e in (
-        Entity(
-            EntityTypes.USER,
-            "db_dbuser",
-            (_c("email", TEXT), _c("first_name", TEXT, ""), _c("last_name", TEXT, ""), _c("institution", TEXT, "")),
-        ),
-        Entity(
-            EntityTypes.COMPUTER,
-            "db_dbcomputer",
-            (
-                _c("uuid", UUID, "uuid"),
-                _c("label", TEXT),
-                _c("hostname", TEXT, ""),
-                _c("description", TEXT, ""),
-                _c("scheduler_type", TEXT, ""),
-                _c("transport_type", TEXT, ""),
-                _c("metadata", JSON, "{}", key="_metadata"),
-            ),
-        ),
-        Entity(
-            EntityTypes.AUTHINFO,
-            "db_dbauthinfo",
-            (
-                _c("aiidauser_id", INT),
-                _c("dbcomputer_id", INT),
-                _c("metadata", JSON, "{}", key="_metadata"),
-                _c("auth_params", JSON, "{}"),
-                _c("enabled", BOOL, True),
-            ),
-        ),
-        Entity(
-            EntityTypes.NODE,
-            "db_dbnode",
-            (
-                _c("uuid", UUID, "uuid"),
-                _c("node_type", TEXT, ""),
-                _c("process_type", TEXT, None),
-                _c("label", TEXT, ""),
-                _c("description", TEXT, ""),
-                _c("ctime", TIME, "now"),
-                _c("mtime", TIME, "now"),
-                _c("attributes", JSON, "{}"),
-                _c("extras", JSON, "{}"),
-                _c("repository_metadata", JSON, "{}"),
-                _c("dbcomputer_id", INT, None),
-                _c("user_id", INT),
-            ),
-            onupdate="mtime",
-        ),
-        Entity(
-            EntityTypes.LINK,
-            "db_dblink",
-            (_c("input_id", INT), _c("output_id", INT), _c("label", TEXT), _c("type", TEXT)),
-        ),
-        Entity(
-            EntityTypes.GROUP,
-            "db_dbgroup",
-            (
-                _c("uuid", UUID, "uuid"),
-                _c("label", TEXT),
-                _c("type_string", TEXT, ""),
-                _c("time", TIME, "now"),
-                _c("description", TEXT, ""),
-                _c("extras", JSON, "{}"),
-                _c("user_id", INT),
-            ),
-        ),
-        Entity(EntityTypes.GROUP_NODE, "db_dbgroup_dbnodes", (_c("dbnode_id", INT), _c("dbgroup_id", INT))),
-        Entity(
-            EntityTypes.COMMENT,
-            "db_dbcomment",
-            (
-                _c("uuid", UUID, "uuid"),
-                _c("dbnode_id", INT),
-                _c("ctime", TIME, "now"),
-                _c("mtime", TIME, "now"),
-                _c("user_id", INT),
-                _c("content", TEXT, ""),
-            ),
-            onupdate="mtime",
-        ),
-        Entity(
-            EntityTypes.LOG,
-            "db_dblog",
-            (
-                _c("uuid", UUID, "uuid"),
-                _c("time", TIME, "now"),
-                _c("loggername", TEXT),
-                _c("levelname", TEXT),
-                _c("dbnode_id", INT),
-                _c("message", TEXT, ""),
-                _c("metadata", JSON, "{}", key="_metadata"),
-            ),
-        ),
-    )
+    entity_type: Entity(entity_type, t.name, t.data_columns, t.onupdate) for entity_type, t in ENTITY_TABLES.items()
 }
 
 
@@ -289,20 +185,6 @@ CONVERTERS: dict[str, Callable[[Any, int, str], Any]] = {
 }
 
 
-def default_value(column: Column, now: datetime) -> Any:
-    """The client-side default of ``column`` (a fresh one per call for uuid and ``{}``)."""
-    default = column.default
-    if default == "uuid":
-        return uuid.uuid4()
-    if default == "now":
-        return now
-    if default == "{}":
-        return {}
-    if default is _NO_DEFAULT:
-        return None
-    return default
-
-
 # --- key-set rules --------------------------------------------------------------------------------------
 
 
@@ -384,7 +266,7 @@ def update_plan(spec: Entity, rows: Iterable[Mapping[str, Any]]) -> UpdateGroups
         if not given <= keys:
             raise IntegrityError(f"Incorrect fields given for {name}: {set(row)} not subset of {set(keys)}")
         pk = row["id"]
-        if type(pk) is not int or not 0 < pk <= 2147483647:
+        if not is_id(pk):
             raise _bad(index, "id", f"expected a positive 32-bit integer, got {pk!r:.80}")
         groups.setdefault(given, {})[pk] = (index, row)
     return groups

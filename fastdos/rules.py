@@ -1,4 +1,4 @@
-"""Link types and AiiDA's graph traversal rule sets (spec §7.1, §7.2), with aiida's validation of rule toggles.
+"""Link types and AiiDA's graph traversal rule sets (docs/traversal-rules.md), with aiida's validation of rule toggles.
 
 Only the DELETE rule set is used by fastdos itself; EXPORT is kept beside it because the two are defined
 together in aiida-core and a reader comparing them with ``GraphTraversalRules`` should find both.
@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import ValidationError
+from .ids import check_ids
 
 # db_dblink.type values (aiida's LinkType enum values, stored verbatim).
 LINK_TYPES: tuple[str, ...] = ("create", "return", "input_calc", "input_work", "call_calc", "call_work")
@@ -47,7 +48,7 @@ def _rules(table: Iterable[tuple[str, bool, bool, bool]]) -> tuple[Rule, ...]:
     return tuple(Rule(link_type, forward, toggleable, default) for link_type, forward, toggleable, default in table)
 
 
-# GraphTraversalRules.DELETE (spec §7.2): (link type, forward, toggleable, default).
+# GraphTraversalRules.DELETE (docs/traversal-rules.md#delete-rule-set): (link type, forward, toggleable, default).
 DELETE = RuleSet(
     "DELETE",
     _rules(
@@ -136,23 +137,8 @@ def check_link_types(link_types: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_pks(pks: Iterable[object], what: str = "pk") -> list[int]:
-    """Node ids as a de-duplicated list of ints ≥ 1 (input order kept).
-
-    ``bool`` is refused although it is an ``int`` subclass: ``delete_nodes([True])`` is a bug, not node 1.
-
-    :raises TypeError: a value that is not an int (the value is named).
-    :raises ValueError: an int below 1 (the value is named).
-    """
-    if isinstance(pks, (str, bytes, int)):
-        raise TypeError(f"{what}s must be an iterable of ints, not {type(pks).__name__} {pks!r}")
-    result: dict[int, None] = {}
-    for pk in pks:
-        if isinstance(pk, bool) or not isinstance(pk, int):
-            raise TypeError(f"{what} must be an int, got {type(pk).__name__} {pk!r}")
-        if pk < 1 or pk > 2**31 - 1:
-            raise ValueError(f"{what} must be an integer between 1 and 2**31-1, got {pk}")
-        result[pk] = None
-    return list(result)
+    """Node ids as a de-duplicated list (input order kept); :func:`fastdos.ids.check_ids`' errors."""
+    return check_ids(pks, what)
 
 
 # GraphTraversalRules.EXPORT exactly as aiida-core 2.9.4 defines it (aiida/common/links.py), used by

@@ -2,7 +2,9 @@
 
 The schema itself is created from ``sql/schema/*.sql``; this mirror gives alembic's ``revision
 --autogenerate`` and ``compare_metadata`` something to compare with, using aiida-core's naming convention
-(spec §2.1). The data path never touches SQLAlchemy.
+for constraints and indexes (docs/schema.md#conventions). The data path never touches SQLAlchemy; what the Python
+code knows of the columns is :mod:`fastdos.catalog`, and ``tests/test_catalog.py`` checks that the two and
+a freshly initialised database agree.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ __all__ = [
     "load_reference_catalog",
 ]
 
-# Constraint names that AiiDA-1.x-migrated databases spell differently (psql_dos spec 2.6): legacy -> fresh.
+# Constraint names that AiiDA-1.x-migrated databases spell differently, legacy -> fresh
+# (docs/schema.md#legacy-migrated-databases).
 LEGACY_CONSTRAINT_NAMES: dict[str, str] = {
     "db_dbgroup_user_id_db_dbuser": "fk_db_dbgroup_user_id_db_dbuser",
 }
@@ -454,7 +455,7 @@ def diff_catalogs(
     ``db_dbgroup_user_id_db_dbuser`` == ``fk_db_dbgroup_user_id_db_dbuser``); everything else, index
     definitions included, must still match. The index name inside ``pg_get_indexdef`` text is never compared
     (the name is the key already). ``ignore_column_order=True`` compares columns by name only (legacy tables
-    may have another physical column order, spec 2.6).
+    may have another physical column order, docs/schema.md#legacy-migrated-databases).
     """
     diffs: list[str] = []
     _diff_tables(

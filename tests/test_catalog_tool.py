@@ -27,11 +27,10 @@ NewDatabase = Callable[[], "psycopg.Connection[Any]"]
 
 
 def _reference_dump() -> Path:
-    """Locate the reference dump: env override, a copy inside the repo, then the shared spec folder."""
+    """Locate the reference dump: env override, then the copy inside the repo (tests/data)."""
     candidates = [
         os.environ.get("FASTDOS_REFERENCE_DUMP"),
         Path(__file__).parent / "data" / "aiida_main_0002.pg_dump.sql",
-        "/work/shared/spec/aiida_main_0002.pg_dump.sql",
     ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
@@ -52,7 +51,7 @@ DB_TABLES = {
     "db_dbuser",
 }
 
-# psql_dos spec 2.3: (table, FK name) -> (column, referenced table, ON DELETE).
+# docs/schema.md#foreign-keys: (table, FK name) -> (column, referenced table, ON DELETE).
 EXPECTED_FKS = {
     ("db_dbauthinfo", "fk_db_dbauthinfo_aiidauser_id_db_dbuser"): ("aiidauser_id", "db_dbuser", "CASCADE"),
     ("db_dbauthinfo", "fk_db_dbauthinfo_dbcomputer_id_db_dbcomputer"): (
@@ -153,7 +152,7 @@ def test_tables(reference: dict[str, Any]) -> None:
 
 def test_columns(reference: dict[str, Any]) -> None:
     node = reference["tables"]["db_dbnode"]["columns"]
-    # Physical order matters (spec 2.2), and so does nullability of the two jsonb columns.
+    # Physical order matters (docs/schema.md#tables), and so does nullability of the two jsonb columns.
     assert [c["name"] for c in node] == [
         "id", "uuid", "node_type", "process_type", "label", "description", "ctime", "mtime",
         "attributes", "extras", "repository_metadata", "dbcomputer_id", "user_id",

@@ -1,8 +1,8 @@
 """Deletion with AiiDA's traversal rules and ancestors/descendants, against a real database.
 
 The reference for the expanded deletion set is an independent Python transcription of aiida-core's
-``traverse_graph`` fixpoint (spec §7.3), run on many random graphs (valid provenance, and arbitrary links
-with cycles); the reference for ancestors/descendants is a breadth-first search.
+``traverse_graph`` fixpoint (docs/traversal-rules.md#traversal), run on many random graphs (valid provenance, and
+arbitrary links with cycles); the reference for ancestors/descendants is a breadth-first search.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def build(
 
 
 def random_provenance(rng: random.Random, size: int) -> tuple[list[str], list[tuple[int, int, str]]]:
-    """A random graph that respects the link-type endpoints (spec §7.1); call and return links make cycles
-    in the undirected traversal (data <-return- work -call-> calc -create-> data)."""
+    """A random graph that respects the link-type endpoints (docs/traversal-rules.md#link-rules); call and return links
+    make cycles in the undirected traversal (data <-return- work -call-> calc -create-> data)."""
     kinds = [rng.choice(["data", "data", "calc", "work"]) for _ in range(size)]
     by_kind: dict[str, list[int]] = defaultdict(list)
     for i, k in enumerate(kinds):

@@ -415,7 +415,8 @@ def test_load_mode_failure_restores_schema(backend: Backend, conn: psycopg.Conne
 
 
 def test_load_mode_uses_catalog_names(backend: Backend, conn: psycopg.Connection, user: int) -> None:
-    # A legacy-migrated database names its indexes differently (spec §2.6): nothing may be hard-coded.
+    # A legacy-migrated database names its indexes differently (docs/schema.md#legacy-migrated-databases):
+    # nothing may be hard-coded.
     conn.execute("ALTER INDEX ix_db_dbnode_db_dbnode_ctime RENAME TO ix_db_dbnode_ctime")
     schema = schema_of(conn)
     backend.bulk_insert_iter("node", [node_row(user, 1)], load_mode=True)

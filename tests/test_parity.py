@@ -1,7 +1,7 @@
 """Schema parity: a fastdos-initialised database has exactly aiida-core's catalog at main_0002.
 
 The reference is ``tests/data/aiida_main_0002.pg_dump.sql``, a ``pg_dump --schema-only`` of a database that
-aiida-core 2.9.4 initialised (copied from the shared spec). Columns, types, nullability, defaults, constraints
+aiida-core 2.9.4 initialised (docs/schema.md). Columns, types, nullability, defaults, constraints
 with their ON DELETE / DEFERRABLE rules, index definitions and sequences must all be equal.
 """
 

@@ -10,35 +10,30 @@ before a connection is even taken.
 from __future__ import annotations
 
 import builtins
-import itertools
 import logging
-import time
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from .. import db
-from ..errors import MultipleObjectsError, NotExistent, ValidationError, convert
+from ..context import context_of
+from ..errors import MultipleObjectsError, NotExistent, ValidationError
 from .entities import (
     GROUP_MEMBERS_TABLE,
     NODE,
     PATH,
-    PROVENANCE_LINK_TYPES,
     RELATIONSHIP_NAMES,
     RELATIONSHIPS,
-    Entity,
-    Join,
-    NodeType,
     resolve,
 )
-from .filters import FilterCompiler, Params, json_value, split_path
+from .filters import FilterCompiler, Params, split_path
+from .sqlparts import Vertex, closure_relation, recursive_relation, type_filter, value_expr
 
 if TYPE_CHECKING:
-    from ..backend import Backend
+    from ..context import HasContext, StorageContext
 
 LOGGER = logging.getLogger("fastdos.query")
 
@@ -46,37 +41,8 @@ LOGGER = logging.getLogger("fastdos.query")
 # full node dicts is ~1 MB on the wire: large enough that round trips cost < 5 % of the stream time.
 DEFAULT_BATCH_SIZE = 1000
 
-_cursor_names = itertools.count()
-
 # One result row of dict()/iterdict(): {tag: {property: value}} (an alias: `dict` is a method name below).
 ResultDict = dict[str, dict[str, Any]]
-
-
-@dataclass
-class Vertex:
-    """One appended entity with its filters, projections and the relationship to an earlier vertex."""
-
-    index: int
-    tag: str
-    entity: Entity
-    node_type: NodeType | None
-    filters: Mapping[str, Any]
-    project: list[str]
-    join: Join | None = None
-    other: int | None = None
-    relationship: str | None = None
-    outer: bool = False
-    edge_tag: str | None = None
-    edge_filters: Mapping[str, Any] = field(default_factory=dict)
-    edge_project: list[str] = field(default_factory=list)
-
-    @property
-    def alias(self) -> str:
-        return f"t{self.index}"
-
-    @property
-    def edge_alias(self) -> str:
-        return f"e{self.index}" if self.join is not None and self.join.kind == "edge" else f"r{self.index}"
 
 
 def _projection_list(project: Any, what: str) -> list[str]:
@@ -92,10 +58,11 @@ class QueryBuilder:
     """aiida-core's QueryBuilder, on fastdos: ``append``, ``order_by``, ``limit``, ``offset``, ``distinct``,
     then ``all``/``iterall``/``dict``/``iterdict``/``first``/``one``/``count``/``as_sql``."""
 
-    def __init__(self, backend: Backend | None = None, *, closure: bool = True) -> None:
-        """A builder on ``backend`` (needed to run, not to compose). ``closure=False`` never reads the
-        transitive-closure table, even when it is current (the recursive statement is used)."""
-        self._backend = backend
+    def __init__(self, storage: StorageContext | HasContext | None = None, *, closure: bool = True) -> None:
+        """A builder on ``storage`` (a Backend or a storage context; needed to run, not to compose).
+        ``closure=False`` never reads the transitive-closure table, even when it is current (the recursive
+        statement is used)."""
+        self._context = None if storage is None else context_of(storage)
         self._use_closure = closure
         self._vertices: list[Vertex] = []
         self._tags: dict[str, int] = {}
@@ -267,80 +234,6 @@ class QueryBuilder:
             out = [(last.tag, c, c, last, False) for c in last.entity.columns]
         return out
 
-    def _value(self, v: Vertex, path: str, is_edge: bool, params: Params) -> sql.Composable:
-        entity = v.join.edge if is_edge and v.join is not None and v.join.edge is not None else v.entity
-        alias = v.edge_alias if is_edge else v.alias
-        column, keys = split_path(entity, path)
-        if keys:
-            return json_value(alias, column, keys, params)
-        return sql.Identifier(alias, column)
-
-    def _type_filter(self, v: Vertex, params: Params) -> list[sql.Composable]:
-        if v.node_type is None:
-            return []
-        ref = sql.Identifier(v.alias, "node_type")
-        if not v.node_type.prefix:
-            return [sql.SQL("{} = {}").format(ref, params.add(v.node_type.value))]
-        parts: list[sql.Composable] = [sql.SQL("{} LIKE {}").format(ref, params.add(v.node_type.value + "%"))]
-        if v.node_type.value.startswith("process.") and v.node_type.value != "process.":
-            # Implied by the prefix, but stated in the exact text of the shipped partial indexes' predicate
-            # so that the planner can prove the index applies (fastdos.query.indexes).
-            parts.append(sql.SQL("{} LIKE 'process.%%'").format(ref))
-        return parts
-
-    def _closure_relation(self, conn: db.Connection) -> sql.Composable | None:
-        """The seam for the transitive-closure table: ``(ancestor_id, descendant_id)`` rows from it when it is
-        installed and current (fastdos.graph.CLOSURE), else None (the recursive statement is used)."""
-        if not self._use_closure:
-            return None
-        try:
-            from ..graph import CLOSURE
-        except ImportError:  # the graph module without a closure
-            return None
-        if not CLOSURE.state(conn).current:
-            return None
-        names = CLOSURE.identifiers
-        return sql.SQL("(SELECT {} AS ancestor_id, {} AS descendant_id FROM {})").format(
-            sql.Identifier(names["parent"]), sql.Identifier(names["child"]), sql.Identifier(names["closure"])
-        )
-
-    def _recursive(self, v: Vertex, source: Vertex, params: Params) -> sql.Composable:
-        """``r<i>(ancestor_id, descendant_id)`` over create/input_calc links, seeded by the other vertex's
-        filters (as aiida-core does), deduplicated by UNION (no path explosion, cycles terminate)."""
-        assert v.join is not None
-        seed_alias = f"s{v.index}"
-        seed_filters = self._seed_type_filter(source, seed_alias, params)
-        compiled = FilterCompiler(source.entity, seed_alias, params).compile(source.filters)
-        if compiled is not None:
-            seed_filters.append(compiled)
-        types = sql.SQL("l.type IN ('create', 'input_calc')")
-        assert PROVENANCE_LINK_TYPES == ("create", "input_calc")
-        where = sql.SQL(" AND ").join([types, *seed_filters])
-        name = sql.Identifier(v.edge_alias)
-        if v.relationship == "with_ancestors":  # v is a descendant of source: walk down from it
-            return sql.SQL(
-                "{name}(ancestor_id, descendant_id) AS ("
-                "SELECT l.input_id, l.output_id FROM db_dblink AS l JOIN db_dbnode AS {s} ON {s}.id = l.input_id "
-                "WHERE {where} "
-                "UNION SELECT r.ancestor_id, l.output_id FROM {name} AS r JOIN db_dblink AS l "
-                "ON l.input_id = r.descendant_id WHERE {types})"
-            ).format(name=name, s=sql.Identifier(seed_alias), where=where, types=types)
-        return sql.SQL(
-            "{name}(ancestor_id, descendant_id) AS ("
-            "SELECT l.input_id, l.output_id FROM db_dblink AS l JOIN db_dbnode AS {s} ON {s}.id = l.output_id "
-            "WHERE {where} "
-            "UNION SELECT l.input_id, r.descendant_id FROM {name} AS r JOIN db_dblink AS l "
-            "ON l.output_id = r.ancestor_id WHERE {types})"
-        ).format(name=name, s=sql.Identifier(seed_alias), where=where, types=types)
-
-    def _seed_type_filter(self, source: Vertex, alias: str, params: Params) -> list[sql.Composable]:
-        if source.node_type is None:
-            return []
-        ref = sql.Identifier(alias, "node_type")
-        if not source.node_type.prefix:
-            return [sql.SQL("{} = {}").format(ref, params.add(source.node_type.value))]
-        return [sql.SQL("{} LIKE {}").format(ref, params.add(source.node_type.value + "%"))]
-
     def _compile(
         self, conn: db.Connection | None, *, mode: str = "rows"
     ) -> tuple[sql.Composed, dict[str, Any], list[tuple[str, str, str, Vertex, bool]]]:
@@ -354,7 +247,7 @@ class QueryBuilder:
             sql.SQL("{} AS {}").format(sql.Identifier(first.entity.table), sql.Identifier(first.alias))
         ]
         for v in self._vertices:
-            own = [*self._type_filter(v, params)]
+            own = [*type_filter(v, params)]
             compiled = FilterCompiler(v.entity, v.alias, params).compile(v.filters)
             if compiled is not None:
                 own.append(compiled)
@@ -385,9 +278,9 @@ class QueryBuilder:
                     table = v.join.edge.table if v.join.edge is not None else GROUP_MEMBERS_TABLE
                     edge_from: sql.Composable = sql.SQL("{} AS {}").format(sql.Identifier(table), ea)
                 else:
-                    relation = self._closure_relation(conn) if conn is not None else None
+                    relation = closure_relation(conn) if conn is not None and self._use_closure else None
                     if relation is None:
-                        ctes.append(self._recursive(v, other, params))
+                        ctes.append(recursive_relation(v, other, params))
                         edge_from = ea
                     else:
                         edge_from = sql.SQL("{} AS {}").format(relation, ea)
@@ -412,7 +305,7 @@ class QueryBuilder:
         if mode == "count" and not self._distinct and self._limit is None and self._offset is None:
             select: sql.Composable = sql.SQL("count(*)")
         else:
-            select = sql.SQL(", ").join(self._value(v, path, is_edge, params) for _, _, path, v, is_edge in projections)
+            select = sql.SQL(", ").join(value_expr(v, path, is_edge, params) for _, _, path, v, is_edge in projections)
             if self._distinct:
                 select = sql.SQL("DISTINCT {}").format(select)
         parts: list[sql.Composable] = []
@@ -427,7 +320,7 @@ class QueryBuilder:
                 for index, is_edge, path, desc in self._order:
                     terms.append(
                         sql.SQL("{} {}").format(
-                            self._value(self._vertices[index], path, is_edge, params),
+                            value_expr(self._vertices[index], path, is_edge, params),
                             sql.SQL("DESC" if desc else "ASC"),
                         )
                     )
@@ -443,39 +336,24 @@ class QueryBuilder:
 
     # --- running -------------------------------------------------------------------------------------
 
-    def _require_backend(self) -> Backend:
-        if self._backend is None:
+    def _require_context(self) -> StorageContext:
+        if self._context is None:
             raise ValidationError("this QueryBuilder has no backend: create it with backend.query()")
-        return self._backend
+        return self._context
 
     def _execute(self, conn: db.Connection, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
-        started = time.perf_counter()
-        try:
-            # prepare=False: a custom plan per execution, so that parameters that index expressions depend on
-            # (JSON paths, the node_type prefix) are folded into constants and the indexes stay usable.
-            cursor = conn.execute(statement, params, prepare=False)
-        except psycopg.Error as exc:
-            raise convert(exc, "query-builder") from exc
-        LOGGER.debug("query-builder: %.2f ms", (time.perf_counter() - started) * 1e3)
-        return cursor
+        # prepare=False: a custom plan per execution, so that parameters that index expressions depend on
+        # (JSON paths, the node_type prefix) are folded into constants and the indexes stay usable.
+        return db.execute_composed(conn, "query-builder", statement, params, prepare=False)
 
     def _rows(self, batch_size: int | None = None) -> Iterator[tuple[Any, ...]]:
-        backend = self._require_backend()
-        with backend.database.connection() as conn:
+        context = self._require_context()
+        with context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if batch_size is None:
                 yield from self._execute(conn, statement, params).fetchall()
                 return
-            # A server-side cursor streams the result; it needs a transaction (a savepoint when one is open).
-            name = f"fastdos_qb_{next(_cursor_names)}"
-            try:
-                with conn.transaction(), conn.cursor(name=name) as cursor:
-                    cursor.itersize = batch_size
-                    cursor.execute(statement, params)
-                    while rows := cursor.fetchmany(batch_size):
-                        yield from rows
-            except psycopg.Error as exc:
-                raise convert(exc, "query-builder") from exc
+            yield from db.stream(conn, "query-builder", statement, params, batch_size)
 
     def _shape(self) -> list[tuple[str, str, str, Vertex, bool]]:
         return self._projections()
@@ -534,8 +412,7 @@ class QueryBuilder:
 
     def count(self) -> int:
         """The number of result rows (respecting distinct, limit and offset)."""
-        backend = self._require_backend()
-        with backend.database.connection() as conn:
+        with self._require_context().connection() as conn:
             statement, params, _ = self._compile(conn, mode="count")
             row = self._execute(conn, statement, params).fetchone()
         assert row is not None
@@ -544,11 +421,10 @@ class QueryBuilder:
     def as_sql(self, inline: bool = False) -> str:
         """The statement as text: with ``%(pN)s`` placeholders, or (``inline``) with the values quoted in —
         for reading only; fastdos always sends the values as parameters."""
-        backend = self._backend
-        if backend is None:
+        if self._context is None:
             statement, params, _ = self._compile(None)
             return statement.as_string(None)
-        with backend.database.connection() as conn:
+        with self._context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if not inline:
                 return statement.as_string(conn)

@@ -10,26 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import db
+from .. import db, graph, ids
+from ..context import context_of
 from ..errors import MultipleObjectsError, NotExistent, ValidationError
 from .builder import DEFAULT_BATCH_SIZE, QueryBuilder
 from .entities import ENTITIES, Entity
 
 if TYPE_CHECKING:
-    from ..backend import Backend
+    from ..context import HasContext, StorageContext
 
 
 def check_ids(pks: Iterable[int], what: str = "pk") -> list[int]:
-    """The ids as a list of ints (order kept, duplicates kept); TypeError/ValueError for anything else."""
-    if isinstance(pks, (str, bytes)) or not hasattr(pks, "__iter__"):
-        raise TypeError(f"{what}s must be an iterable of integers, not {type(pks).__name__}")
-    ids = list(pks)
-    for pk in ids:
-        if isinstance(pk, bool) or not isinstance(pk, int):
-            raise TypeError(f"{what} must be an integer, not {pk!r}")
-        if pk < 1 or pk > 2**31 - 1:
-            raise ValueError(f"{what} {pk} is out of range (ids are positive 32-bit integers)")
-    return ids
+    """The ids as a list of ints (order kept, duplicates kept); :func:`fastdos.ids.check_ids`' errors."""
+    return ids.check_ids(pks, what, unique=False)
 
 
 class Collection:
@@ -37,23 +30,27 @@ class Collection:
 
     entity: Entity
 
-    def __init__(self, backend: Backend, entity: str) -> None:
-        self._backend = backend
+    def __init__(self, storage: StorageContext | HasContext, entity: str) -> None:
+        self._context = context_of(storage)
         self.entity = ENTITIES[entity]
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {self._backend!r}>"
+        return f"<{type(self).__name__} of {self._context!r}>"
 
     def _query(self, filters: Mapping[str, Any] | None = None) -> QueryBuilder:
-        return QueryBuilder(self._backend).append(self.entity.name, tag="row", filters=filters or {}, project="*")
+        return QueryBuilder(self._context).append(self.entity.name, tag="row", filters=filters or {}, project="*")
 
-    def get(self, pk: int | None = None, *, uuid: str | None = None) -> dict[str, Any]:
-        """The row with this ``pk`` or ``uuid`` (exactly one of them).
+    def get(self, pk: int | None = None, *, uuid: str | None = None, id: int | None = None) -> dict[str, Any]:
+        """The row with this ``pk`` (or ``id``, aiida's other name for it) or ``uuid`` (exactly one of them).
 
         :raises NotExistent: no such row. :raises MultipleObjectsError: more than one (cannot happen on ids).
         """
+        if id is not None:
+            if pk is not None:
+                raise ValidationError("give exactly one of pk=, id= and uuid=")
+            pk = id
         if (pk is None) == (uuid is None):
-            raise ValidationError("give exactly one of pk= and uuid=")
+            raise ValidationError("give exactly one of pk=, id= and uuid=")
         if pk is not None:
             filters: dict[str, Any] = {"id": check_ids([pk])[0]}
         else:
@@ -82,7 +79,7 @@ class Collection:
 
     def count(self, filters: Mapping[str, Any] | None = None, **by_property: Any) -> int:
         """How many rows match (QueryBuilder filters; ``count(label='x')`` is ``count({'label': 'x'})``)."""
-        return QueryBuilder(self._backend).append(self.entity.name, filters={**(filters or {}), **by_property}).count()
+        return QueryBuilder(self._context).append(self.entity.name, filters={**(filters or {}), **by_property}).count()
 
     def iter(
         self, filters: Mapping[str, Any] | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, **by_property: Any
@@ -113,7 +110,7 @@ class Collection:
         ids = sorted(set(check_ids(pks)))
         if not ids:
             return 0
-        with self._backend.transaction() as conn:
+        with self._context.transaction() as conn:
             self._missing(conn, ids)
             self._before_delete(conn, ids)
             return db.run(conn, "query/delete_rows", {"ids": ids}, identifiers={"table": self.entity.table})
@@ -135,8 +132,8 @@ class Collection:
 class NodeCollection(Collection):
     """``backend.nodes``: deleting goes through ``delete_nodes_and_connections`` (no graph traversal)."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "node")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "node")
 
     def delete_many(self, pks: Iterable[int]) -> int:
         """Delete exactly these nodes with their links and group memberships (comments and logs cascade).
@@ -147,17 +144,17 @@ class NodeCollection(Collection):
         ids = sorted(set(check_ids(pks)))
         if not ids:
             return 0
-        with self._backend.transaction() as conn:
+        with self._context.transaction() as conn:
             self._missing(conn, ids)
-            self._backend.delete_nodes_and_connections(ids)
+            graph.delete_nodes_and_connections(self._context, ids)
         return len(ids)
 
 
 class UserCollection(Collection):
     """``backend.users``: a user referenced by nodes cannot be deleted; its groups, authinfos, comments go."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "user")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "user")
 
     def _before_delete(self, conn: db.Connection, ids: list[int]) -> None:
         self._refuse_if_used(conn, ids, "user_id")
@@ -167,8 +164,8 @@ class UserCollection(Collection):
 class ComputerCollection(Collection):
     """``backend.computers``: a computer referenced by nodes cannot be deleted; its authinfos go with it."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "computer")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "computer")
 
     def _before_delete(self, conn: db.Connection, ids: list[int]) -> None:
         self._refuse_if_used(conn, ids, "dbcomputer_id")
@@ -177,8 +174,8 @@ class ComputerCollection(Collection):
 class GroupCollection(Collection):
     """``backend.groups``: deleting a group removes its memberships (the nodes stay); membership helpers."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "group")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "group")
 
     def _before_delete(self, conn: db.Connection, ids: list[int]) -> None:
         db.run(conn, "query/delete_group_members", {"ids": ids})
@@ -202,25 +199,25 @@ class GroupCollection(Collection):
 
         :raises NotExistent: the group or a node does not exist (nothing is added).
         """
-        with self._backend.transaction() as conn:
+        with self._context.transaction() as conn:
             ids = self._group_and_nodes(conn, group, pks)
             return db.run(conn, "query/group_add_nodes", {"group_id": group, "ids": ids}) if ids else 0
 
     def remove_nodes(self, group: int, pks: Iterable[int]) -> int:
         """Remove nodes from group ``group`` in one statement; returns how many memberships were removed."""
-        with self._backend.transaction() as conn:
+        with self._context.transaction() as conn:
             ids = self._group_and_nodes(conn, group, pks)
             return db.run(conn, "query/group_remove_nodes", {"group_id": group, "ids": ids}) if ids else 0
 
     def clear(self, group: int) -> int:
         """Remove every node from group ``group``; returns how many memberships were removed."""
-        with self._backend.transaction() as conn:
+        with self._context.transaction() as conn:
             self._group_and_nodes(conn, group, [])
             return db.run(conn, "query/group_clear", {"group_id": group})
 
     def node_pks(self, group: int) -> list[int]:
         """The pks of the nodes in group ``group``, ascending."""
-        qb = QueryBuilder(self._backend).append("group", tag="g", filters={"id": group})
+        qb = QueryBuilder(self._context).append("group", tag="g", filters={"id": group})
         qb.append("node", with_group="g", project="id").order_by({"node_2": "id"})
         return qb.all(flat=True)
 
@@ -228,22 +225,22 @@ class GroupCollection(Collection):
 class CommentCollection(Collection):
     """``backend.comments``."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "comment")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "comment")
 
 
 class LogCollection(Collection):
     """``backend.logs``."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "log")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "log")
 
 
 class AuthInfoCollection(Collection):
     """``backend.authinfos``."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend, "authinfo")
+    def __init__(self, storage: StorageContext | HasContext) -> None:
+        super().__init__(storage, "authinfo")
 
 
 def _few(ids: list[int], shown: int = 10) -> str:

@@ -1,22 +1,25 @@
 """The allow-list of what the query builder may name: entities, their tables and columns, relationships.
 
 Every table and column name that reaches SQL text comes from this module (through ``psycopg.sql.Identifier``);
-a name given by the user is only ever *looked up* here, never composed.
+a name given by the user is only ever *looked up* here, never composed. The tables and columns derive from
+:mod:`fastdos.catalog`; what is the query builder's own is aiida's property aliases and the relationships.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import catalog
 from ..errors import ValidationError
 
-# SQL types of the columns, used for casts of array parameters (``= ANY(%(p)s::uuid[])``) and for checking
-# the Python type of filter values before any SQL runs.
-INT, TEXT, UUID, TIME, JSON, BOOL = "integer", "text", "uuid", "timestamptz", "jsonb", "boolean"
+# SQL types of the columns (the catalog's base types), used for casts of array parameters
+# (``= ANY(%(p)s::uuid[])``) and for checking the Python type of filter values before any SQL runs.
+_KINDS = (catalog.INT, catalog.TEXT, catalog.UUID, catalog.TIME, catalog.JSON, catalog.BOOL)
+INT, TEXT, UUID, TIME, JSON, BOOL = (catalog.BASE_TYPES[kind] for kind in _KINDS)
 
 
 @dataclass(frozen=True)
-class Entity:
+class QueryEntity:
     """One queryable entity: its table, its columns with their SQL types, and aiida's property aliases."""
 
     name: str
@@ -34,101 +37,31 @@ class Entity:
         return real
 
 
-NODE = Entity(
-    "node",
-    "db_dbnode",
-    {
-        "id": INT,
-        "uuid": UUID,
-        "node_type": TEXT,
-        "process_type": TEXT,
-        "label": TEXT,
-        "description": TEXT,
-        "ctime": TIME,
-        "mtime": TIME,
-        "attributes": JSON,
-        "extras": JSON,
-        "repository_metadata": JSON,
-        "dbcomputer_id": INT,
-        "user_id": INT,
-    },
-    {"pk": "id", "computer": "dbcomputer_id", "user": "user_id"},
-)
-GROUP = Entity(
-    "group",
-    "db_dbgroup",
-    {
-        "id": INT,
-        "uuid": UUID,
-        "label": TEXT,
-        "type_string": TEXT,
-        "time": TIME,
-        "description": TEXT,
-        "extras": JSON,
-        "user_id": INT,
-    },
-    {"pk": "id", "user": "user_id"},
-)
-USER = Entity(
-    "user",
-    "db_dbuser",
-    {"id": INT, "email": TEXT, "first_name": TEXT, "last_name": TEXT, "institution": TEXT},
-    {"pk": "id"},
-)
-COMPUTER = Entity(
-    "computer",
-    "db_dbcomputer",
-    {
-        "id": INT,
-        "uuid": UUID,
-        "label": TEXT,
-        "hostname": TEXT,
-        "description": TEXT,
-        "scheduler_type": TEXT,
-        "transport_type": TEXT,
-        "metadata": JSON,
-    },
-    {"pk": "id"},
-)
-COMMENT = Entity(
-    "comment",
-    "db_dbcomment",
-    {"id": INT, "uuid": UUID, "dbnode_id": INT, "ctime": TIME, "mtime": TIME, "user_id": INT, "content": TEXT},
-    {"pk": "id", "user": "user_id", "node": "dbnode_id"},
-)
-LOG = Entity(
-    "log",
-    "db_dblog",
-    {
-        "id": INT,
-        "uuid": UUID,
-        "time": TIME,
-        "loggername": TEXT,
-        "levelname": TEXT,
-        "dbnode_id": INT,
-        "message": TEXT,
-        "metadata": JSON,
-    },
-    {"pk": "id", "node": "dbnode_id"},
-)
-AUTHINFO = Entity(
-    "authinfo",
-    "db_dbauthinfo",
-    {"id": INT, "aiidauser_id": INT, "dbcomputer_id": INT, "metadata": JSON, "auth_params": JSON, "enabled": BOOL},
-    {"pk": "id", "computer": "dbcomputer_id", "user": "aiidauser_id"},
-)
-LINK = Entity(
-    "link",
-    "db_dblink",
-    {"id": INT, "input_id": INT, "output_id": INT, "label": TEXT, "type": TEXT},
-    {"pk": "id"},
-)
+# The name the builder, filters and collections import (it predates the catalog's ``rows.Entity``).
+Entity = QueryEntity
+
+
+def _entity(entity_type: catalog.EntityTypes, aliases: dict[str, str]) -> QueryEntity:
+    """The query entity of a catalog table: every column (``id`` included) with its base SQL type."""
+    table = catalog.ENTITY_TABLES[entity_type]
+    return QueryEntity(entity_type.value, table.name, {c.name: c.base_type for c in table.columns}, aliases)
+
+
+NODE = _entity(catalog.EntityTypes.NODE, {"pk": "id", "computer": "dbcomputer_id", "user": "user_id"})
+GROUP = _entity(catalog.EntityTypes.GROUP, {"pk": "id", "user": "user_id"})
+USER = _entity(catalog.EntityTypes.USER, {"pk": "id"})
+COMPUTER = _entity(catalog.EntityTypes.COMPUTER, {"pk": "id"})
+COMMENT = _entity(catalog.EntityTypes.COMMENT, {"pk": "id", "user": "user_id", "node": "dbnode_id"})
+LOG = _entity(catalog.EntityTypes.LOG, {"pk": "id", "node": "dbnode_id"})
+AUTHINFO = _entity(catalog.EntityTypes.AUTHINFO, {"pk": "id", "computer": "dbcomputer_id", "user": "aiidauser_id"})
+LINK = _entity(catalog.EntityTypes.LINK, {"pk": "id"})
 # The edge of ``with_ancestors``/``with_descendants``: one row per (ancestor, descendant) pair.
-PATH = Entity("path", "", {"ancestor_id": INT, "descendant_id": INT})
+PATH = QueryEntity("path", "", {"ancestor_id": INT, "descendant_id": INT})
 
-ENTITIES: dict[str, Entity] = {e.name: e for e in (NODE, GROUP, USER, COMPUTER, COMMENT, LOG, AUTHINFO)}
+ENTITIES: dict[str, QueryEntity] = {e.name: e for e in (NODE, GROUP, USER, COMPUTER, COMMENT, LOG, AUTHINFO)}
 
-# Link types followed by with_ancestors / with_descendants (aiida-core: data provenance only; spec §6).
+# Link types followed by with_ancestors / with_descendants: data provenance only (create and input_calc), as in
+# aiida-core (docs/traversal-rules.md#ancestors-and-descendants).
 PROVENANCE_LINK_TYPES = ("create", "input_calc")
 
 
@@ -145,7 +78,7 @@ class Join:
     kind: str
     new_col: str = "id"
     other_col: str = "id"
-    edge: Entity | None = None
+    edge: QueryEntity | None = None
 
 
 # (new entity, relationship) -> join. The relationship names and directions are aiida-core's (joiner.py).
@@ -173,7 +106,7 @@ RELATIONSHIPS: dict[tuple[str, str], Join] = {
     ("user", "with_authinfo"): Join("authinfo", "fk", "id", "aiidauser_id"),
 }
 RELATIONSHIP_NAMES = frozenset(rel for _, rel in RELATIONSHIPS)
-GROUP_MEMBERS_TABLE = "db_dbgroup_dbnodes"
+GROUP_MEMBERS_TABLE = catalog.ENTITY_TABLES[catalog.EntityTypes.GROUP_NODE].name
 
 
 @dataclass(frozen=True)
@@ -184,7 +117,7 @@ class NodeType:
     prefix: bool
 
 
-def resolve(entity: str, subclassing: bool) -> tuple[Entity, NodeType | None]:
+def resolve(entity: str, subclassing: bool) -> tuple[QueryEntity, NodeType | None]:
     """Entity by name ('node', 'group', ...) or node type string ('data.core.dict.Dict.', 'process.calculation.').
 
     A type string whose last component is a class name (``...Dict.``) means that class: with ``subclassing``

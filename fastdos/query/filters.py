@@ -1,7 +1,7 @@
 """Compile aiida-style filter specifications into index-friendly SQL predicates.
 
 aiida-core wraps every attribute filter in ``CASE WHEN jsonb_typeof(x) = '<type>' THEN <cast x> <op> v ELSE
-false END`` (spec user_needs §3), which no index can serve. The same semantics need no CASE:
+false END`` (aiida-core#2770; bench/notes/query.md), which no index can serve. The same semantics need no CASE:
 
 * equality and ``in`` compare jsonb with jsonb (``attributes #> %(path)s = %(v)s``): jsonb equality already
   requires the same JSON type, so no type check; a btree expression index on ``(attributes #> '{k}')``

@@ -17,19 +17,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import psycopg
 from psycopg import sql
 
 from .. import db, queries
-from ..errors import NotExistent, ValidationError, convert
+from ..context import context_of
+from ..errors import NotExistent, ValidationError
 from .entities import JSON, NODE
 
 if TYPE_CHECKING:
-    from ..backend import Backend
+    from ..context import HasContext, StorageContext
 
 LOGGER = logging.getLogger("fastdos.query")
 
@@ -88,15 +87,16 @@ def index_spec(path: str, where: str | None = None) -> IndexSpec:
     return IndexSpec(base, column, tuple(keys), where)
 
 
-def add_index(backend: Backend, path: str, *, where: str | None = None) -> str:
+def add_index(storage: StorageContext | HasContext, path: str, *, where: str | None = None) -> str:
     """Create the expression index for ``path`` (optionally partial on ``node_type LIKE '<where>%'``).
 
     Uses ``CREATE INDEX CONCURRENTLY`` (writers are not blocked) unless called inside a transaction.
     Idempotent. Returns the index name.
     """
     spec = index_spec(path, where)
-    concurrent = not backend.in_transaction
-    with backend.database.connection() as conn:
+    context = context_of(storage)
+    concurrent = not context.in_transaction
+    with context.connection() as conn:
         if concurrent:
             # A CONCURRENTLY build that failed leaves an INVALID index under the name: drop it and retry once.
             if _invalid(conn, spec.name):
@@ -107,16 +107,10 @@ def add_index(backend: Backend, path: str, *, where: str | None = None) -> str:
     return spec.name
 
 
-def ddl(conn: Any, query: str, **identifiers: sql.Composable) -> None:
-    """Run a DDL file of ``sql/query`` without parameters (its ``LIKE 'process.%'`` must not be parsed as a
-    placeholder, so the executor verbs, which always pass a parameter mapping, are not used)."""
-    statement = queries.get(query).compose(**identifiers)
-    started = time.perf_counter()
-    try:
-        conn.execute(statement)
-    except psycopg.Error as exc:
-        raise convert(exc, query) from exc
-    LOGGER.debug("%s: %.2f ms", query, (time.perf_counter() - started) * 1e3)
+def ddl(conn: db.Connection, query: str, **identifiers: sql.Composable) -> None:
+    """Run a DDL file of ``sql/query`` without parameters (no placeholder parsing: its ``LIKE 'process.%'``
+    reaches the server unchanged)."""
+    db.execute_composed(conn, query, queries.get(query).compose(**identifiers))
 
 
 def _invalid(conn: db.Connection, name: str) -> bool:
@@ -135,24 +129,25 @@ class IndexInfo:
     scans: int
 
 
-def list_indexes(backend: Backend) -> list[IndexInfo]:
+def list_indexes(storage: StorageContext | HasContext) -> list[IndexInfo]:
     """The expression indexes fastdos created, with size and the number of scans since statistics reset."""
-    with backend.database.connection() as conn:
+    with context_of(storage).connection() as conn:
         rows = db.all_rows(conn, "query/list_indexes")
     return [IndexInfo(str(n), str(t), str(d), bool(v), int(s), int(c)) for n, t, d, v, s, c in rows]
 
 
-def drop_index(backend: Backend, name: str) -> None:
+def drop_index(storage: StorageContext | HasContext, name: str) -> None:
     """Drop a fastdos expression index by name (CONCURRENTLY outside a transaction).
 
     :raises ValidationError: not a fastdos index name. :raises NotExistent: no such index.
     """
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValidationError(f"{name!r} is not the name of a fastdos index (they start with {PREFIX!r})")
-    with backend.database.connection() as conn:
+    context = context_of(storage)
+    with context.connection() as conn:
         if not any(row[0] == name for row in db.all_rows(conn, "query/list_indexes")):
             raise NotExistent(f"there is no index {name!r}")
-        query = "query/drop_index" if backend.in_transaction else "query/drop_index_concurrently"
+        query = "query/drop_index" if context.in_transaction else "query/drop_index_concurrently"
         ddl(conn, query, name=sql.Identifier(name))
 
 
@@ -161,25 +156,18 @@ def process_index_specs() -> list[IndexSpec]:
     return [index_spec(f"attributes.{key}", PROCESS_PREFIX) for key in PROCESS_INDEX_KEYS]
 
 
-def install_process_indexes(backend: Backend) -> None:
+def install_process_indexes(storage: StorageContext | HasContext) -> None:
     """Install the process indexes by the fastdos alembic revision (branch ``process_indexes``) so that the
     version table ``fastdos_alembic_version`` records them."""
-    _alembic(backend, "upgrade", f"{PROCESS_INDEX_BRANCH}@head")
+    _alembic(storage, "upgrade", f"{PROCESS_INDEX_BRANCH}@head")
 
 
-def uninstall_process_indexes(backend: Backend) -> None:
+def uninstall_process_indexes(storage: StorageContext | HasContext) -> None:
     """Drop the process indexes (downgrade of the ``process_indexes`` branch)."""
-    _alembic(backend, "downgrade", f"{PROCESS_INDEX_BRANCH}@base")
+    _alembic(storage, "downgrade", f"{PROCESS_INDEX_BRANCH}@base")
 
 
-def _alembic(backend: Backend, command_name: str, target: str) -> None:
-    from alembic import command
+def _alembic(storage: StorageContext | HasContext, command_name: str, target: str) -> None:
+    from ..migrator import run_fastdos_revisions
 
-    from ..migrator import Migrator, migrations_path
-
-    if not (migrations_path() / "fastdos").is_dir():
-        raise NotExistent("the fastdos alembic environment (migrations/fastdos) is not installed")
-    backend._check_open()
-    with Migrator(backend.profile) as migrator, migrator.alembic_context() as (config, _connection):
-        config.set_main_option("script_location", str(migrations_path() / "fastdos"))
-        getattr(command, command_name)(config, target)
+    run_fastdos_revisions(context_of(storage), command_name, target)

@@ -1,5 +1,5 @@
 -- name: graph/integrity_link_endpoints
--- purpose: Links of a known type whose endpoints have the wrong node kind (spec 7.1: create calc->data, return work->data, input_calc data->calc, input_work data->work, call_calc work->calc, call_work work->work).
+-- purpose: Links of a known type whose endpoints have the wrong node kind (docs/traversal-rules.md#link-rules: create calc->data, return work->data, input_calc data->calc, input_work data->work, call_calc work->calc, call_work work->work).
 -- params: examples
 -- returns: link id, type, input_id, input node_type, output_id, output node_type, total
 WITH kinds AS (

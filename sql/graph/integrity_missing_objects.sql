@@ -1,17 +1,13 @@
 -- name: graph/integrity_missing_objects
--- purpose: Repository keys referenced in nodes' repository_metadata (every "k" anywhere in the "o" tree, walked recursively in SQL) that are missing from the staged container keys.
+-- purpose: Repository keys referenced in nodes' repository_metadata that are missing from the staged container keys (fastdos_container_keys, see fastdos/container_keys.py).
 -- params: examples
 -- returns: key, node ids (int[], up to 10), total (missing keys)
-WITH RECURSIVE tree(node_id, entry) AS (
-    SELECT id, repository_metadata FROM db_dbnode
-    WHERE repository_metadata ? 'o' OR repository_metadata ? 'k'
-    UNION ALL
-    SELECT t.node_id, c.value
-    FROM tree AS t CROSS JOIN LATERAL jsonb_each(t.entry -> 'o') AS c
-    WHERE jsonb_typeof(t.entry -> 'o') = 'object'
-),
-referenced AS (
-    SELECT entry ->> 'k' AS key, node_id FROM tree WHERE jsonb_typeof(entry -> 'k') = 'string'
+-- The referenced keys are found with the jsonpath walk of container_keys/differences (every string-valued k at
+-- any depth), here keeping the node id of each reference to name examples.
+WITH referenced AS (
+    SELECT k.value #>> '{}' AS key, n.id AS node_id
+    FROM db_dbnode AS n
+    CROSS JOIN LATERAL jsonb_path_query(n.repository_metadata, 'strict $.**.k ? (@.type() == "string")') AS k (value)
 ),
 missing AS (
     SELECT r.key, (array_agg(DISTINCT r.node_id ORDER BY r.node_id))[1:10] AS node_ids

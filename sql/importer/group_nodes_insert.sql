@@ -5,7 +5,7 @@
 INSERT INTO db_dbgroup_dbnodes (dbgroup_id, dbnode_id)
 SELECT g.id, m.id
 FROM fastdos_import_group_nodes AS s
-JOIN fastdos_import_groups AS g ON g.archive_id = s.group_id AND g.is_new
-JOIN fastdos_import_nodes AS m ON m.archive_id = s.node_id
+JOIN fastdos_import_groups AS g ON g.archive_id = s.dbgroup_id AND g.is_new
+JOIN fastdos_import_nodes AS m ON m.archive_id = s.dbnode_id
 ORDER BY g.id, m.archive_id
 ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING;

@@ -2,10 +2,10 @@
 -- purpose: Archive memberships of new groups whose node (or group) is not in the archive (first few).
 -- params: -
 -- returns: (archive group id, archive node id), at most 5
-SELECT s.group_id, s.node_id
+SELECT s.dbgroup_id, s.dbnode_id
 FROM fastdos_import_group_nodes AS s
-LEFT JOIN fastdos_import_groups AS g ON g.archive_id = s.group_id
+LEFT JOIN fastdos_import_groups AS g ON g.archive_id = s.dbgroup_id
 WHERE g.archive_id IS NULL
-   OR (g.is_new AND NOT EXISTS (SELECT 1 FROM fastdos_import_nodes AS m WHERE m.archive_id = s.node_id))
-ORDER BY s.group_id, s.node_id
+   OR (g.is_new AND NOT EXISTS (SELECT 1 FROM fastdos_import_nodes AS m WHERE m.archive_id = s.dbnode_id))
+ORDER BY s.dbgroup_id, s.dbnode_id
 LIMIT 5;

@@ -1,5 +1,5 @@
 -- name: importer/links_violations
--- purpose: Links to add that break aiida's link rules (spec 7.1): self-links, endpoint kinds, per-type uniqueness.
+-- purpose: Links to add that break aiida's link rules (docs/traversal-rules.md#link-rules): self-links, endpoint kinds, per-type uniqueness.
 -- params: types, in_kinds, out_kinds, unique_in_label, unique_out, unique_out_label
 -- returns: (archive link id, type, label, input uuid, input type, output uuid, output type, problem), at most 5
 -- Uniqueness counts the target's links of the same type and the other links to add (the archive's own

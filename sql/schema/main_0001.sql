@@ -3,7 +3,7 @@
 -- params: -
 -- returns: nothing
 -- kind: script
--- Evidence: shared/spec/aiida_main_0002.pg_dump.sql (pg_dump of an aiida-core 2.9.4 database); column order as
+-- Evidence: tests/data/aiida_main_0002.pg_dump.sql (pg_dump of an aiida-core 2.9.4 database); column order as
 -- created there. No server defaults besides the id sequences: every other default is filled in by the client.
 
 CREATE TABLE db_dbuser (

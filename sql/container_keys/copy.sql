@@ -1,4 +1,4 @@
--- name: maintenance/copy_container_keys
+-- name: container_keys/copy
 -- purpose: Stream the container's object keys into the temp table, one key per line.
 -- params: -
 -- returns: nothing

@@ -1,4 +1,4 @@
--- name: maintenance/key_differences
+-- name: container_keys/differences
 -- purpose: Compare the keys referenced by nodes (a recursive walk of every repository_metadata tree, inside the server) with the container's keys: the unreferenced container keys, and, when check is true, the referenced keys missing from the container.
 -- params: check
 -- returns: key, missing (false: in the container but referenced by no node; true: referenced but not in the container)

@@ -1,4 +1,4 @@
--- name: maintenance/analyze_container_keys
+-- name: container_keys/analyze
 -- purpose: Give the planner the size of the container-key table (temp tables are never auto-analyzed), so that it hashes the smaller side.
 -- params: -
 -- returns: nothing

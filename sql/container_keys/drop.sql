@@ -1,4 +1,4 @@
--- name: maintenance/drop_container_keys
+-- name: container_keys/drop
 -- purpose: Drop the session's container-key table left by an earlier call in the same (outer) transaction.
 -- params: -
 -- returns: nothing

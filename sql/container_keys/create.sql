@@ -1,4 +1,4 @@
--- name: maintenance/create_container_keys
+-- name: container_keys/create
 -- purpose: Temp table receiving every object key of the repository container (COPY), dropped at commit.
 -- params: -
 -- returns: nothing
