@@ -20,7 +20,8 @@ AIIDA_STAMP := .venv-aiida/.installed
 $(AIIDA_STAMP): tests/aiida/requirements.txt tests/aiida/setup_env.sh
 	PYTHON=$(PYTHON) bash tests/aiida/setup_env.sh
 
-# The main job: start the embedded PostgreSQL, initialise the default storage, ingest a sample, print info.
+# The main job: start the embedded PostgreSQL, reset and initialise the `demo` profile, import the sample archive,
+# ingest a generated graph, print info and what is left running (fastdos/demo.py). Repeatable.
 run: $(STAMP)
 	$(PY) -m fastdos.demo
 

@@ -37,6 +37,26 @@ Params = Mapping[str, Any]
 # dies (aiida-core#7207, #5097); the server ends such sessions after this long idle inside a transaction.
 IDLE_IN_TRANSACTION_TIMEOUT = "10min"
 
+# When a pooled connection turns out dead, one direct connection attempt tells whether the server is gone;
+# waiting for the pool instead took its whole timeout (30 s) and logged ~10 reconnection warnings.
+LOST_SERVER_PROBE_TIMEOUT = 2
+POOL_NAME = "fastdos"
+
+
+class _PoolReconnectWarnings(logging.Filter):
+    """Drops psycopg.pool's repeated reconnection warnings of fastdos' pools: the checkout that finds the
+    server gone raises one UnreachableStorage with the server's reason instead."""
+
+    MESSAGES = ("error connecting in %r: %s", "reconnection attempt in pool %r failed after %s sec")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (record.msg in self.MESSAGES and args[:1] == (POOL_NAME,))
+
+
+if not any(isinstance(f, _PoolReconnectWarnings) for f in logging.getLogger("psycopg.pool").filters):
+    logging.getLogger("psycopg.pool").addFilter(_PoolReconnectWarnings())
+
 
 class Database:
     """A psycopg connection pool plus the transaction bookkeeping of one backend."""
@@ -60,14 +80,12 @@ class Database:
             max_size=max_size,
             timeout=timeout,
             open=False,
-            name="fastdos",
+            name=POOL_NAME,
             kwargs={"autocommit": True, "application_name": application_name},
             configure=self._configure,
-            # One empty round trip per checkout (~0.1 ms on a local socket) so that a server restart costs
-            # a reconnect, not a failed operation (aiida-core#3867: work lost after a PostgreSQL restart).
-            check=psycopg_pool.ConnectionPool.check_connection,
         )
         self._closed = False
+        self._suspect = False  # a connection died: probe the server before waiting on the pool
 
     @staticmethod
     def _configure(conn: Connection) -> None:
@@ -117,17 +135,14 @@ class Database:
             finally:
                 self._local.depth -= 1
             return
-        try:
-            conn = self._pool.getconn()
-        except Exception as exc:
-            raise self._checkout_error(exc, "transaction/connect") from exc
+        conn = self._checkout("transaction/connect")
         self._local.conn, self._local.depth = conn, 1
         try:
             with _converted("transaction/commit", self._password), conn.transaction():
                 yield conn
         finally:
             self._local.conn, self._local.depth = None, 0
-            self._pool.putconn(conn)
+            self._checkin(conn)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -137,18 +152,43 @@ class Database:
         if conn is not None:
             yield conn
             return
-        try:
-            ctx = self._pool.connection()
-            conn = ctx.__enter__()
-        except Exception as exc:
-            raise self._checkout_error(exc, "connect") from exc
+        conn = self._checkout("connect")
         try:
             yield conn
-        except BaseException as exc:
-            ctx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        else:
-            ctx.__exit__(None, None, None)
+        finally:
+            self._checkin(conn)
+
+    def _checkout(self, name: str) -> Connection:
+        """A pooled connection that answers an empty round trip (~0.1 ms on a local socket), so that a server
+        restart costs a reconnect, not a failed operation (aiida-core#3867: work lost after a restart).
+
+        A dead connection makes the next checkouts probe the server first: gone, they fail at once with
+        its reason; back, the pool is told to reconnect now rather than at its next back-off retry.
+        """
+        for _attempt in range(3):
+            if self._suspect:
+                try:
+                    probe(self._conninfo, password=self._password, connect_timeout=LOST_SERVER_PROBE_TIMEOUT)
+                except UnreachableStorage as exc:
+                    raise UnreachableStorage(f"{name}: the database server went away: {exc}") from None
+                self._suspect = False
+                self._pool.check()
+            try:
+                conn = self._pool.getconn()
+            except Exception as exc:
+                raise self._checkout_error(exc, name) from exc
+            try:
+                psycopg_pool.ConnectionPool.check_connection(conn)
+            except Exception:
+                self._checkin(conn)  # the pool discards a broken connection and opens another
+                continue
+            return conn
+        raise UnreachableStorage(f"{name}: the database server drops every new connection")
+
+    def _checkin(self, conn: Connection) -> None:
+        if conn.broken or conn.closed:
+            self._suspect = True
+        self._pool.putconn(conn)
 
     def _checkout_error(self, exc: Exception, name: str) -> FastdosError:
         """A pool timeout says whether the pool was exhausted (naming its size) or the server is unreachable."""
@@ -158,7 +198,7 @@ class Database:
             cause = (
                 f"all {self._pool.max_size} connections of the pool (pool_max) are in use by other threads"
                 if in_use >= self._pool.max_size
-                else "the database server cannot be reached (see the warnings of psycopg.pool)"
+                else "the database server cannot be reached"
             )
             return UnreachableStorage(f"{name}: no database connection within {self._pool.timeout:g} s: {cause}")
         return convert(exc, name, self._password)

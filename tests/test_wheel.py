@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -32,17 +34,45 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-def test_wheel_installs_and_initialises(tmp_path: Path, pg_server: PgServer, empty_db: str) -> None:
-    dist = tmp_path / "dist"
-    # Build from a copy of the sources: setuptools reuses an in-tree build/ folder, which can hold files
-    # since deleted from the tree.
+def copy_sources(tmp_path: Path) -> Path:
+    """Build from a copy of the sources: setuptools reuses an in-tree build/ folder, which can hold files
+    since deleted from the tree."""
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
     for name in ("fastdos", "sql", "migrations"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return source
+
+
+@pytest.mark.slow
+def test_build_prints_no_warning_of_ours(tmp_path: Path) -> None:
+    """`python -m build` with Python warnings as errors: setuptools' deprecations (the license table) and its
+    "Package 'fastdos.sql.admin' is absent from the `packages` configuration" fail the build."""
+    source, dist = copy_sources(tmp_path), tmp_path / "dist"
+    command = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--skip-dependency-check"]
+    proc = subprocess.run(
+        [*command, "-o", str(dist), str(source)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert not [line for line in output.splitlines() if line.startswith("WARNING")], output[-3000:]
+    assert "absent from the `packages` configuration" not in output
+    (wheel,) = dist.glob("fastdos-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert len([n for n in names if n.endswith(".sql")]) == len(list((ROOT / "sql").rglob("*.sql")))
+    assert "fastdos/cli/__init__.py" in names
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_initialises(tmp_path: Path, pg_server: PgServer, empty_db: str) -> None:
+    dist = tmp_path / "dist"
+    source = copy_sources(tmp_path)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(source)],
         check=True,
@@ -93,3 +123,7 @@ def test_every_package_is_listed() -> None:
             relative = init.parent.relative_to(folder).parts
             found.add(".".join((prefix, *relative)))
     assert found <= listed, sorted(found - listed)
+    # Folders of sql files are listed too (setuptools warns about each one that is not).
+    folders = [d for d in (ROOT / "sql").rglob("*") if d.is_dir() and d.name != "__pycache__"]
+    data = {".".join(("fastdos.sql", *d.relative_to(ROOT / "sql").parts)) for d in folders}
+    assert data <= listed, f"add {sorted(data - listed)} to [tool.setuptools] packages in pyproject.toml"

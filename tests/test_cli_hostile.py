@@ -1,0 +1,123 @@
+"""Every ``fastdos`` command with the careless or hostile arguments a user types: one line that says what is
+wrong, a non-zero exit, never a traceback, and the storage as it was.
+
+A command added to :data:`fastdos.cli.COMMANDS` without cases here fails :func:`test_every_command_has_cases`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from fastdos.cli import main
+from fastdos.profile import Profile, save_profile
+
+
+@pytest.fixture
+def saved(profile: Profile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Profile:
+    monkeypatch.setenv("FASTDOS_HOME", str(tmp_path / "home"))
+    save_profile(profile)
+    (tmp_path / "a-file").write_text("not a folder")
+    return profile
+
+
+def node_count(profile: Profile) -> int:
+    with psycopg.connect(profile.conninfo()) as conn:
+        row = conn.execute("SELECT count(*) FROM db_dbnode").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+# {tmp} is the test's folder, holding the file `a-file`. Every case must fail.
+CASES: dict[str, list[list[str]]] = {
+    "init": [
+        ["--dsn", "host=127.0.0.1 port=1 user=x dbname=x", "--repository", "{tmp}/a-file/sub"],
+        ["--dsn", "not a dsn ==", "--repository", "{tmp}/r"],
+        ["--profile", "../escape"],
+        ["--repository", "{tmp}/r"],
+    ],
+    "version": [["--profile", "nope"], ["--aiida", "nope"]],
+    "migrate": [["--profile", "nope", "--force"]],
+    "info": [["--profile", "nope"], ["--profile", "test", "--bogus"]],
+    "generate": [["--profile", "test", "--nodes", "0"], ["--profile", "test", "--nodes", "x"]],
+    "import": [
+        ["--profile", "test", "{tmp}/a-file"],
+        ["--profile", "test", "{tmp}/missing.aiida"],
+        ["--profile", "test", "{tmp}"],
+    ],
+    "delete": [
+        ["--profile", "test", "abc"],
+        ["--profile", "test", "0", "--force"],
+        ["--profile", "test", "-5", "--force"],
+        ["--profile", "test", "99999999999999999999", "--force"],
+        ["--profile", "test"],
+    ],
+    "integrity": [["--profile", "test", "--examples", "-1"], ["--profile", "nope"]],
+    "maintain": [["--profile", "test", "--no-repack"], ["--profile", "nope", "--force"]],
+    "backup": [
+        ["--profile", "test", "{tmp}/a-file/sub"],
+        ["--profile", "test", "{tmp}/a-file"],
+        ["--profile", "test", "{tmp}/d", "--keep", "-1"],
+    ],
+    "restore": [
+        ["--profile", "test", "{tmp}/a-file"],
+        ["--profile", "test", "{tmp}/missing"],
+        ["--profile", "test", "{tmp}"],
+        ["--profile", "test", "{tmp}", "--dsn", "host=x", "--repository", "{tmp}/r"],
+    ],
+    "index": [
+        ["add", "--profile", "test", "attributes.x'; DROP TABLE db_dbnode; --"],
+        ["add", "--profile", "test", "nonsense"],
+        ["add", "--profile", "test", ""],
+        ["drop", "--profile", "test", "db_dbnode_pkey"],
+        ["drop", "--profile", "test", "no_such_index"],
+        ["nope"],
+    ],
+    "closure": [
+        ["refresh", "--profile", "test", "--row-budget", "0"],
+        ["refresh", "--profile", "test"],
+        ["status", "--profile", "nope"],
+    ],
+    "server": [
+        ["start", "--data-dir", "{tmp}/a-file"],
+        ["start", "--data-dir", "{tmp}/a-file/sub"],
+        ["stop", "--data-dir", "{tmp}/a-file"],
+        ["stop", "--port", "0"],
+        ["status", "--port", "99999"],
+        ["start", "--port", "x"],
+    ],
+    "alembic": [["current", "--profile", "nope"], ["upgrade", "--profile", "test", "no_such_revision"]],
+}
+
+
+def test_every_command_has_cases() -> None:
+    assert set(CASES) == set(main.commands)
+
+
+def run(args: list[str]) -> Result:
+    # catch_exceptions=False: an exception escaping the command fails the test with its traceback.
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_hostile_arguments(command: str, saved: Profile, tmp_path: Path) -> None:
+    before = node_count(saved)
+    for case in CASES[command]:
+        args = [command, *(arg.replace("{tmp}", str(tmp_path)) for arg in case)]
+        result = run(args)
+        assert result.exit_code != 0, (args, result.output)
+        assert "Traceback" not in result.output, (args, result.output)
+        errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+        assert len(errors) == 1, (args, result.output)
+        assert len(errors[0]) > len("Error: ") + 5, (args, result.output)
+    assert node_count(saved) == before
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+
+
+def test_backup_under_a_file_names_it(saved: Profile, tmp_path: Path) -> None:
+    result = run(["backup", "--profile", "test", str(tmp_path / "a-file" / "sub")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: Not a directory: {tmp_path / 'a-file' / 'sub'}"
