@@ -21,11 +21,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from fastdos import rules
 from fastdos.backend import Backend
 from fastdos.context import BorrowedContext
 from fastdos.errors import ValidationError
 from fastdos.exporter import ExportError, ExportValidationError, export_archive
-from fastdos.exporter.command import export_command
+from fastdos.exporter.command import TOGGLES, export_command
 from fastdos.importer import import_archive
 from fastdos.profile import Profile, save_profile
 from tests.aiida.export_content import archive_content
@@ -355,15 +356,15 @@ def test_command(saved: Profile, sample: dict[str, int], tmp_path: Path) -> None
     args = ["-p", "test", str(path), "-N", str(sample["workflow"]), str(sample["calc"]), "-G", "sample/inputs"]
     result = runner.invoke(export_command, [*args, "--no-call-calc-backward", "--compression", "1"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith(f"Exported to {path}")
+    assert f"Exported to {path}" in result.stdout and result.stderr == ""
     metadata = archive_content(path)["metadata"]
     assert metadata["compression"] == 1
     assert metadata["creation_parameters"]["graph_traversal_rules"]["call_calc_backward"] is False
     assert len(metadata["creation_parameters"]["entities_starting_set"]["node"]) == 2
 
     again = runner.invoke(export_command, args)
-    assert again.exit_code == 1 and again.output.strip().endswith("already exists (use overwrite)")
-    assert "Traceback" not in again.output and len(again.output.strip().splitlines()) == 1
+    assert again.exit_code == 1 and again.stderr.strip().endswith("already exists (use overwrite)")
+    assert "Traceback" not in again.output and len(again.stderr.strip().splitlines()) == 1
 
     for bad, message in [
         (["-p", "test", str(tmp_path / "x.aiida"), "-N", "999999"], "no node with the identifier(s) 999999"),
@@ -371,16 +372,24 @@ def test_command(saved: Profile, sample: dict[str, int], tmp_path: Path) -> None
         (["-p", "test", str(tmp_path / "x.aiida"), "-X", "nope"], "no computer with the identifier(s) 'nope'"),
         (["-p", "test", str(tmp_path / "x.aiida")], "nothing to export"),
         (["-p", "test", str(tmp_path / "no" / "x.aiida"), "--all"], "does not exist"),
+        (["-p", "nosuchprofile", str(tmp_path / "x.aiida"), "--all"], "nosuchprofile"),
     ]:
         failed = runner.invoke(export_command, bad)
         assert failed.exit_code == 1, failed.output
-        assert message in failed.output and len(failed.output.strip().splitlines()) == 1, failed.output
+        assert message in failed.stderr and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
+        assert "Traceback" not in failed.output
         assert not (tmp_path / "x.aiida").exists()
     dry = runner.invoke(export_command, ["-p", "test", str(tmp_path / "d.aiida"), "--all", "--dry-run"])
-    assert dry.exit_code == 0 and dry.output.startswith("Would export") and not (tmp_path / "d.aiida").exists()
-    assert (
-        runner.invoke(
-            export_command, ["-p", "test", str(tmp_path / "x.aiida"), "--all", "--compression", "12"]
-        ).exit_code
-        == 2
-    )
+    assert dry.exit_code == 0 and "Would export" in dry.stdout and not (tmp_path / "d.aiida").exists()
+    usage = runner.invoke(export_command, ["-p", "test", str(tmp_path / "x.aiida"), "--all", "--compression", "12"])
+    assert usage.exit_code == 2
+
+
+def test_command_toggles_are_aiidas_and_its_import_is_light() -> None:
+    assert [(name, default) for name, _, default in TOGGLES] == [
+        (rule.name, rule.default) for rule in rules.EXPORT.rules if rule.toggleable
+    ]
+    heavy = ("psycopg", "disk_objectstore", "sqlalchemy", "fastdos.backend", "fastdos.db", "fastdos.errors")
+    code = f"import sys, fastdos.exporter.command; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr

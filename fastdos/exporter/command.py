@@ -3,25 +3,29 @@
 The options follow ``verdi archive create``: ``-N/--nodes``, ``-G/--groups`` and ``-X/--computers`` take one
 or more values each (``-N 1 2 3``), ``--all`` exports everything, and the toggleable EXPORT traversal rules
 are ``--input-calc-forward/--no-input-calc-forward`` and so on, with aiida-core's defaults. The export module
-is imported inside the command, so ``fastdos --help`` stays fast. Every failure is one line on stderr and a
-non-zero exit status; no file is left at the destination.
+and the CLI's helpers (``fastdos.cli.base``: profile, errors; ``fastdos.cli.progress``: bars) are imported
+inside the command, so ``fastdos --help`` stays fast. Every failure is one line on stderr and a non-zero exit
+status (verdi's codes); no file is left at the destination.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from .. import rules as rulesets
-
+# The toggleable rules of aiida-core's EXPORT set and their defaults (fastdos/rules.py EXPORT; a test holds the
+# two equal). Spelled out here because fastdos.rules imports fastdos.errors, which `fastdos --help` must not.
+TOGGLES: tuple[tuple[str, str, bool], ...] = (
+    ("input_calc_forward", "input_calc links forward", False),
+    ("create_backward", "create links backward", True),
+    ("return_backward", "return links backward", False),
+    ("input_work_forward", "input_work links forward", False),
+    ("call_calc_backward", "call_calc links backward", True),
+    ("call_work_backward", "call_work links backward", True),
+)
 # The options that take several values after one flag (verdi's multi-value options).
 MULTI_VALUE = {"-N": "-N", "--nodes": "-N", "-G": "-G", "--groups": "-G", "-X": "-X", "--computers": "-X"}
-# Exit statuses as fastdos' other commands use them (verdi's): unreachable storage, incompatible schema.
-EXIT_FAILED, EXIT_UNREACHABLE, EXIT_INCOMPATIBLE = 1, 3, 4
 
 
 class MultiValueCommand(click.Command):
@@ -47,66 +51,18 @@ class MultiValueCommand(click.Command):
         return super().parse_args(ctx, rewritten)
 
 
-class StageBars:
-    """One progress bar per stage on stderr (only on a terminal), fed by ``progress(stage, done, total)``."""
-
-    def __init__(self) -> None:
-        self._stage: str | None = None
-        self._bar: Any = None
-        self._done = 0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if stage != self._stage:
-            self.close()
-            self._stage, self._done = stage, 0
-            self._bar = click.progressbar(length=max(total, 1), label=f"{stage:>12}", file=sys.stderr)
-            self._bar.__enter__()
-        self._bar.update(done - self._done)
-        self._done = done
-
-    def close(self) -> None:
-        """Finish the current bar."""
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-
-
 def _rule_options(command: Any) -> Any:
     """``--<rule>/--no-<rule>`` for every toggleable EXPORT rule, with aiida-core's default."""
-    for rule in reversed(rulesets.EXPORT.rules):
-        if rule.toggleable:
-            flag = rule.name.replace("_", "-")
-            direction = "forward" if rule.forward else "backward"
-            command = click.option(
-                f"--{flag}/--no-{flag}",
-                rule.name,
-                default=rule.default,
-                show_default=True,
-                help=f"Follow {rule.link_type} links {direction} when expanding the node set.",
-            )(command)
+    for name, what, default in reversed(TOGGLES):
+        flag = name.replace("_", "-")
+        command = click.option(
+            f"--{flag}/--no-{flag}",
+            name,
+            default=default,
+            show_default=True,
+            help=f"Follow {what} when expanding the node set.",
+        )(command)
     return command
-
-
-@contextmanager
-def _reported() -> Iterator[None]:
-    """fastdos errors and bad values as one line on stderr with a non-zero exit status, never a traceback."""
-    from ..errors import CorruptStorage, FastdosError, IncompatibleStorageSchema, UnreachableStorage
-
-    try:
-        yield
-    except IncompatibleStorageSchema as exc:
-        _fail(str(exc), EXIT_INCOMPATIBLE)
-    except (CorruptStorage, UnreachableStorage) as exc:
-        _fail(str(exc), EXIT_UNREACHABLE)
-    except (FastdosError, ValueError, TypeError, KeyError, OSError) as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    click.secho(f"Error: {' '.join(message.split())}", fg="red", err=True)
-    sys.exit(code)
 
 
 @click.command("export", cls=MultiValueCommand)
@@ -146,40 +102,36 @@ def export_command(
     traversal rules; then their computers, comments, logs and users. aiida-core's `verdi archive import`
     and fastdos' `import` read the file.
     """
-    from ..backend import Backend
-    from ..profile import Profile, load_profile
+    # The CLI's own helpers, imported here: fastdos.cli imports this module when it registers the command.
+    from ..cli.base import open_backend
+    from ..cli.progress import PhaseBars
     from . import export_archive
 
     def pk_or_text(value: str) -> int | str:
         return int(value) if value.isdigit() else value
 
-    toggles: dict[str, Any] = {name: value for name, value in rules.items() if value != _default(name)}
-    bars = StageBars()
-    with _reported():
-        profile = Profile.from_aiida(aiida_profile or None) if aiida_profile is not None else load_profile(profile_name)
-        with Backend(profile) as storage:
-            try:
-                report = export_archive(
-                    storage,
-                    path,
-                    nodes=list(nodes),
-                    groups=[pk_or_text(g) for g in groups],
-                    computers=[pk_or_text(c) for c in computers],
-                    all=everything,
-                    include_comments=not no_comments,
-                    include_logs=not no_logs,
-                    include_authinfos=include_authinfos,
-                    overwrite=overwrite,
-                    compression=compression,
-                    dry_run=dry_run,
-                    progress=bars,
-                    **toggles,
-                )
-            finally:
-                bars.close()
+    defaults = {name: default for name, _, default in TOGGLES}
+    toggles: dict[str, Any] = {name: value for name, value in rules.items() if value != defaults[name]}
+    bars = PhaseBars()
+    with open_backend(profile_name, aiida_profile) as storage:
+        try:
+            report = export_archive(
+                storage,
+                path,
+                nodes=list(nodes),
+                groups=[pk_or_text(g) for g in groups],
+                computers=[pk_or_text(c) for c in computers],
+                all=everything,
+                include_comments=not no_comments,
+                include_logs=not no_logs,
+                include_authinfos=include_authinfos,
+                overwrite=overwrite,
+                compression=compression,
+                dry_run=dry_run,
+                progress=bars,
+                **toggles,
+            )
+        finally:
+            bars.close()
     for line in report.lines():
         click.echo(line)
-
-
-def _default(name: str) -> bool:
-    return rulesets.EXPORT.by_name()[name].default
