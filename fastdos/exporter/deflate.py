@@ -70,6 +70,41 @@ def add_file(archive: zipfile.ZipFile, source: Path, name: str, level: int, date
         archive.NameToInfo[info.filename] = info
 
 
+def add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, level: int, date_time: tuple[int, ...]) -> None:
+    """Append a small member whose content is in memory: one zlib call and one write.
+
+    ``ZipFile.writestr`` costs ~80 us per member in Python (a compressor object, a write handle, and a seek
+    back to rewrite the local header); the repository objects of an archive are mostly a few hundred bytes,
+    and 10^4 of them went through that path in a thread that competes for the GIL with the row load
+    (bench/notes/export.md). The header is built by ``ZipInfo.FileHeader`` with the CRC and sizes known.
+    """
+    info = zipfile.ZipInfo(name, date_time=date_time[:6])  # type: ignore[arg-type]
+    info.external_attr = 0o600 << 16
+    info.file_size = len(data)
+    info.CRC = zlib.crc32(data)
+    if level:
+        info.compress_type = zipfile.ZIP_DEFLATED
+        payload = zlib.compress(data, level, -15)
+    else:
+        info.compress_type = zipfile.ZIP_STORED
+        payload = data
+    info.compress_size = len(payload)
+    zip64 = info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT
+    fp = archive.fp
+    assert fp is not None
+    with archive._lock:  # type: ignore[attr-defined]
+        if archive._writing:  # type: ignore[attr-defined]
+            raise ValueError("the zip has an open member")
+        fp.seek(archive.start_dir)
+        info.header_offset = fp.tell()
+        archive._writecheck(info)  # type: ignore[attr-defined]
+        archive._didModify = True  # type: ignore[attr-defined]
+        fp.write(info.FileHeader(zip64) + payload)
+        archive.start_dir = fp.tell()
+        archive.filelist.append(info)
+        archive.NameToInfo[info.filename] = info
+
+
 def _write_deflated(handle: object, sink: object, level: int, size: int) -> int:
     """Deflate ``handle`` into ``sink`` chunk by chunk in a thread pool, in order; return the CRC of the input."""
     workers = max(1, min(MAX_WORKERS, os.cpu_count() or 1))

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import db
 from ..repository import Repository
+from . import deflate
 from .report import ExportError
 from .selection import Selection, array
 
@@ -96,12 +97,13 @@ class ObjectCopy(threading.Thread):
     def _write(self, key: str, stream: Any, size: int | None) -> None:
         # As aiida-core's writer: one member per object, named by its key, the archive's compression level,
         # the time of writing (local time, as zipfile stamps it).
-        info = zipfile.ZipInfo(f"repo/{key}", date_time=time.localtime(time.time())[0:6])
+        stamp = time.localtime(time.time())[0:6]
+        if size is not None and size <= WHOLE_OBJECT:
+            deflate.add_bytes(self._zip, f"repo/{key}", stream.read(), self._level, stamp)
+            return
+        info = zipfile.ZipInfo(f"repo/{key}", date_time=stamp)
         info.compress_type = self._method
         info.external_attr = 0o600 << 16  # rw-------, as zipfile gives the members aiida-core's writer opens
-        if size is not None and size <= WHOLE_OBJECT:
-            self._zip.writestr(info, stream.read(), compress_type=self._method, compresslevel=self._level)
-            return
         info._compresslevel = self._level  # type: ignore[attr-defined]  # zipfile reads it for open("w")
         if size is not None:
             info.file_size = int(size)
