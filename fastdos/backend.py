@@ -122,7 +122,12 @@ class Backend:
         if profile.embedded is not None:
             ensure_database(profile)
         with Migrator(profile) as migrator:
-            return migrator.initialise(reset=reset)
+            created = migrator.initialise(reset=reset)
+            if created:
+                # aiida-core creates the profile's default user when it creates a profile (create_profile ->
+                # create_default_user); a storage fastdos creates gets it too, so the first insert has a user.
+                db.run(migrator.connection, "settings/create_default_user", {"email": profile.user_email})
+        return created
 
     @classmethod
     def migrate(cls, profile: Profile) -> None:
@@ -220,6 +225,13 @@ class Backend:
         if row is None:
             raise KeyError(f"No setting found with key {key}")
         return row[0]
+
+    @property
+    def default_user_id(self) -> int | None:
+        """The id of the profile's default user (:attr:`Profile.user_email`), None when it does not exist."""
+        with self.context.connection() as conn:
+            found = db.scalar(conn, "ingest/first_user", {"email": self._profile.user_email})
+        return None if found is None else int(found)
 
     # --- repository ------------------------------------------------------------------------------------
 
