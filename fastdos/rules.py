@@ -139,3 +139,28 @@ def check_link_types(link_types: Iterable[str]) -> tuple[str, ...]:
 def check_pks(pks: Iterable[object], what: str = "pk") -> list[int]:
     """Node ids as a de-duplicated list (input order kept); :func:`fastdos.ids.check_ids`' errors."""
     return check_ids(pks, what)
+
+
+# GraphTraversalRules.EXPORT exactly as aiida-core 2.9.4 defines it (aiida/common/links.py), used by
+# fastdos.exporter. It replaces the reference table above, whose call_calc_backward and call_work_backward
+# defaults were off: aiida-core follows both by default (the metadata.json of tests/data/archives/sample.aiida
+# records them as true).
+EXPORT = RuleSet(
+    "EXPORT",
+    _rules(
+        [
+            ("input_calc", True, True, False),
+            ("input_calc", False, False, True),
+            ("create", True, False, True),
+            ("create", False, True, True),
+            ("return", True, False, True),
+            ("return", False, True, False),
+            ("input_work", True, True, False),
+            ("input_work", False, False, True),
+            ("call_calc", True, False, True),
+            ("call_calc", False, True, True),
+            ("call_work", True, False, True),
+            ("call_work", False, True, True),
+        ]
+    ),
+)
