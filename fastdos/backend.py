@@ -44,6 +44,7 @@ from .rows import EntityTypes
 
 if TYPE_CHECKING:
     from .backup import BackupReport
+    from .exporter import ExportReport
     from .importer import ImportProgress, ImportReport
 
 LOGGER = logging.getLogger("fastdos.backend")
@@ -435,7 +436,7 @@ class Backend:
         """A consistent, incremental backup into ``dest`` (:func:`maintenance.backup`)."""
         return maintenance.backup(self.context, dest, keep, rsync=rsync)
 
-    # --- archive import (fastdos/importer) ---------------------------------------------------------------
+    # --- archive import and export (fastdos/importer, fastdos/exporter) -----------------------------------------------
 
     def import_archive(
         self, path: str | Path, *, progress: ImportProgress | None = None, **options: Any
@@ -444,6 +445,12 @@ class Backend:
         from .importer import import_archive
 
         return import_archive(self.context, path, progress=progress, **options)
+
+    def export_archive(self, path: str | Path, **options: Any) -> ExportReport:
+        """Write an AiiDA archive (:func:`fastdos.exporter.export_archive` lists the options)."""
+        from .exporter import export_archive
+
+        return export_archive(self.context, path, **options)
 
     # --- queries, collections and indexes (fastdos/query) ------------------------------------------------
 

@@ -1,7 +1,6 @@
 """Link types and AiiDA's graph traversal rule sets (docs/traversal-rules.md), with aiida's validation of rule toggles.
 
-Only the DELETE rule set is used by fastdos itself; EXPORT is kept beside it because the two are defined
-together in aiida-core and a reader comparing them with ``GraphTraversalRules`` should find both.
+DELETE drives deletion (:mod:`fastdos.graph`), EXPORT the archive export (:mod:`fastdos.exporter`).
 """
 
 from __future__ import annotations
@@ -69,27 +68,6 @@ DELETE = RuleSet(
     ),
 )
 
-# GraphTraversalRules.EXPORT, for reference (not used by fastdos).
-EXPORT = RuleSet(
-    "EXPORT",
-    _rules(
-        [
-            ("input_calc", True, True, False),
-            ("input_calc", False, False, True),
-            ("create", True, False, True),
-            ("create", False, True, True),
-            ("return", True, False, True),
-            ("return", False, True, False),
-            ("input_work", True, True, False),
-            ("input_work", False, False, True),
-            ("call_calc", True, False, True),
-            ("call_calc", False, True, False),
-            ("call_work", True, False, True),
-            ("call_work", False, True, False),
-        ]
-    ),
-)
-
 
 @dataclass(frozen=True)
 class Directions:
@@ -141,10 +119,9 @@ def check_pks(pks: Iterable[object], what: str = "pk") -> list[int]:
     return check_ids(pks, what)
 
 
-# GraphTraversalRules.EXPORT exactly as aiida-core 2.9.4 defines it (aiida/common/links.py), used by
-# fastdos.exporter. It replaces the reference table above, whose call_calc_backward and call_work_backward
-# defaults were off: aiida-core follows both by default (the metadata.json of tests/data/archives/sample.aiida
-# records them as true).
+# GraphTraversalRules.EXPORT as aiida-core 2.9.4 defines it, used by fastdos.exporter. aiida-core follows
+# call_calc and call_work backward by default (the metadata.json of tests/data/archives/sample.aiida records
+# both as true).
 EXPORT = RuleSet(
     "EXPORT",
     _rules(

@@ -56,6 +56,14 @@ CASES: dict[str, list[list[str]]] = {
         ["--profile", "test", "99999999999999999999", "--force"],
         ["--profile", "test"],
     ],
+    "export": [
+        ["--profile", "nope", "--all", "{tmp}/x.aiida"],
+        ["--profile", "test", "{tmp}/x.aiida"],
+        ["--profile", "test", "--all", "{tmp}/a-file/x.aiida"],
+        ["--profile", "test", "-N", "999999", "{tmp}/y.aiida"],
+        ["--profile", "test", "-G", "no-such-group", "{tmp}/z.aiida"],
+        ["--profile", "test", "--all", "--compression", "10", "{tmp}/w.aiida"],
+    ],
     "integrity": [["--profile", "test", "--examples", "-1"], ["--profile", "nope"]],
     "maintain": [["--profile", "test", "--no-repack"], ["--profile", "nope", "--force"]],
     "backup": [
