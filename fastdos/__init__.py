@@ -33,6 +33,7 @@ _EXPORTS = {
     "ValidationError": "fastdos.errors",
     "EntityTypes": "fastdos.rows",
     "import_archive": "fastdos.importer",
+    "export_archive": "fastdos.exporter",
     "Migrator": "fastdos.migrator",
     "Profile": "fastdos.profile",
     "PsqlConfig": "fastdos.profile",
@@ -62,6 +63,7 @@ __all__ = [
     "StorageMigrationError",
     "UnreachableStorage",
     "ValidationError",
+    "export_archive",
     "import_archive",
     "load_profile",
     "save_profile",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
         UnreachableStorage,
         ValidationError,
     )
+    from .exporter import export_archive
     from .importer import import_archive
     from .migrator import Migrator
     from .profile import Profile, PsqlConfig, load_profile, save_profile

@@ -44,6 +44,7 @@ from .rows import EntityTypes
 
 if TYPE_CHECKING:
     from .backup import BackupReport
+    from .exporter import ExportReport
     from .importer import ImportProgress, ImportReport
 
 LOGGER = logging.getLogger("fastdos.backend")
@@ -122,7 +123,12 @@ class Backend:
         if profile.embedded is not None:
             ensure_database(profile)
         with Migrator(profile) as migrator:
-            return migrator.initialise(reset=reset)
+            created = migrator.initialise(reset=reset)
+            if created:
+                # aiida-core creates the profile's default user when it creates a profile (create_profile ->
+                # create_default_user); a storage fastdos creates gets it too, so the first insert has a user.
+                db.run(migrator.connection, "settings/create_default_user", {"email": profile.user_email})
+        return created
 
     @classmethod
     def migrate(cls, profile: Profile) -> None:
@@ -220,6 +226,13 @@ class Backend:
         if row is None:
             raise KeyError(f"No setting found with key {key}")
         return row[0]
+
+    @property
+    def default_user_id(self) -> int | None:
+        """The id of the profile's default user (:attr:`Profile.user_email`), None when it does not exist."""
+        with self.context.connection() as conn:
+            found = db.scalar(conn, "ingest/first_user", {"email": self._profile.user_email})
+        return None if found is None else int(found)
 
     # --- repository ------------------------------------------------------------------------------------
 
@@ -423,7 +436,7 @@ class Backend:
         """A consistent, incremental backup into ``dest`` (:func:`maintenance.backup`)."""
         return maintenance.backup(self.context, dest, keep, rsync=rsync)
 
-    # --- archive import (fastdos/importer) ---------------------------------------------------------------
+    # --- archive import and export (fastdos/importer, fastdos/exporter) -----------------------------------------------
 
     def import_archive(
         self, path: str | Path, *, progress: ImportProgress | None = None, **options: Any
@@ -431,7 +444,13 @@ class Backend:
         """Import an AiiDA archive (:func:`fastdos.importer.import_archive` lists the options)."""
         from .importer import import_archive
 
-        return import_archive(self, path, progress=progress, **options)
+        return import_archive(self.context, path, progress=progress, **options)
+
+    def export_archive(self, path: str | Path, **options: Any) -> ExportReport:
+        """Write an AiiDA archive (:func:`fastdos.exporter.export_archive` lists the options)."""
+        from .exporter import export_archive
+
+        return export_archive(self.context, path, **options)
 
     # --- queries, collections and indexes (fastdos/query) ------------------------------------------------
 

@@ -60,6 +60,22 @@ class IntegrityError(FastdosError):
         self.constraint = constraint
 
 
+class KeySetError(IntegrityError):
+    """Rows with the wrong keys: aiida-core's message, plus the unknown and missing keys by name.
+
+    ``str()`` is aiida-core's text (what code written for aiida matches); ``detail`` says what is wrong in a few
+    words, and the fastdos CLI prints it after the message.
+    """
+
+    def __init__(self, message: str, *, unknown: list[str], missing: list[str]) -> None:
+        super().__init__(message)
+        self.unknown_keys = unknown
+        self.missing_keys = missing
+        parts = [f"unknown keys: {unknown}"] if unknown else []
+        parts += [f"missing keys: {missing}"] if missing else []
+        self.detail = "; ".join(parts)
+
+
 class ValidationError(FastdosError):
     """An argument has the right type but a value that is not allowed."""
 

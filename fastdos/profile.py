@@ -24,6 +24,8 @@ from psycopg.conninfo import make_conninfo
 from .errors import ConfigurationError
 
 DEFAULT_PROFILE_NAME = "default"
+# The default user of a profile that names none (aiida-core's `verdi presto` default).
+DEFAULT_USER_EMAIL = "aiida@localhost"
 # Name of the socket file is `.s.PGSQL.<port>`; the embedded cluster listens on no TCP port by default.
 EMBEDDED_PORT = 5432
 
@@ -67,6 +69,12 @@ class Profile:
     storage_backend: str = "core.psql_dos"
 
     # --- derived values --------------------------------------------------------------------------------
+
+    @property
+    def user_email(self) -> str:
+        """The email of the profile's default user: ``default_user_email``, else ``FASTDOS_USER_EMAIL``, else
+        ``aiida@localhost`` (what ``verdi presto`` uses when no email is given)."""
+        return self.default_user_email or os.environ.get("FASTDOS_USER_EMAIL") or DEFAULT_USER_EMAIL
 
     @property
     def password(self) -> str | None:

@@ -1,7 +1,6 @@
 """Link types and AiiDA's graph traversal rule sets (docs/traversal-rules.md), with aiida's validation of rule toggles.
 
-Only the DELETE rule set is used by fastdos itself; EXPORT is kept beside it because the two are defined
-together in aiida-core and a reader comparing them with ``GraphTraversalRules`` should find both.
+DELETE drives deletion (:mod:`fastdos.graph`), EXPORT the archive export (:mod:`fastdos.exporter`).
 """
 
 from __future__ import annotations
@@ -69,27 +68,6 @@ DELETE = RuleSet(
     ),
 )
 
-# GraphTraversalRules.EXPORT, for reference (not used by fastdos).
-EXPORT = RuleSet(
-    "EXPORT",
-    _rules(
-        [
-            ("input_calc", True, True, False),
-            ("input_calc", False, False, True),
-            ("create", True, False, True),
-            ("create", False, True, True),
-            ("return", True, False, True),
-            ("return", False, True, False),
-            ("input_work", True, True, False),
-            ("input_work", False, False, True),
-            ("call_calc", True, False, True),
-            ("call_calc", False, True, False),
-            ("call_work", True, False, True),
-            ("call_work", False, True, False),
-        ]
-    ),
-)
-
 
 @dataclass(frozen=True)
 class Directions:
@@ -139,3 +117,27 @@ def check_link_types(link_types: Iterable[str]) -> tuple[str, ...]:
 def check_pks(pks: Iterable[object], what: str = "pk") -> list[int]:
     """Node ids as a de-duplicated list (input order kept); :func:`fastdos.ids.check_ids`' errors."""
     return check_ids(pks, what)
+
+
+# GraphTraversalRules.EXPORT as aiida-core 2.9.4 defines it, used by fastdos.exporter. aiida-core follows
+# call_calc and call_work backward by default (the metadata.json of tests/data/archives/sample.aiida records
+# both as true).
+EXPORT = RuleSet(
+    "EXPORT",
+    _rules(
+        [
+            ("input_calc", True, True, False),
+            ("input_calc", False, False, True),
+            ("create", True, False, True),
+            ("create", False, True, True),
+            ("return", True, False, True),
+            ("return", False, True, False),
+            ("input_work", True, True, False),
+            ("input_work", False, False, True),
+            ("call_calc", True, False, True),
+            ("call_calc", False, True, True),
+            ("call_work", True, False, True),
+            ("call_work", False, True, True),
+        ]
+    ),
+)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
@@ -55,6 +56,14 @@ CASES: dict[str, list[list[str]]] = {
         ["--profile", "test", "99999999999999999999", "--force"],
         ["--profile", "test"],
     ],
+    "export": [
+        ["--profile", "nope", "--all", "{tmp}/x.aiida"],
+        ["--profile", "test", "{tmp}/x.aiida"],
+        ["--profile", "test", "--all", "{tmp}/a-file/x.aiida"],
+        ["--profile", "test", "-N", "999999", "{tmp}/y.aiida"],
+        ["--profile", "test", "-G", "no-such-group", "{tmp}/z.aiida"],
+        ["--profile", "test", "--all", "--compression", "10", "{tmp}/w.aiida"],
+    ],
     "integrity": [["--profile", "test", "--examples", "-1"], ["--profile", "nope"]],
     "maintain": [["--profile", "test", "--no-repack"], ["--profile", "nope", "--force"]],
     "backup": [
@@ -74,12 +83,15 @@ CASES: dict[str, list[list[str]]] = {
         ["add", "--profile", "test", ""],
         ["drop", "--profile", "test", "db_dbnode_pkey"],
         ["drop", "--profile", "test", "no_such_index"],
+        ["list", "--profile", "nope"],
+        ["install-process", "--profile", "nope"],
         ["nope"],
     ],
     "closure": [
         ["refresh", "--profile", "test", "--row-budget", "0"],
         ["refresh", "--profile", "test"],
         ["status", "--profile", "nope"],
+        ["install", "--profile", "nope"],
     ],
     "server": [
         ["start", "--data-dir", "{tmp}/a-file"],
@@ -89,12 +101,23 @@ CASES: dict[str, list[list[str]]] = {
         ["status", "--port", "99999"],
         ["start", "--port", "x"],
     ],
-    "alembic": [["current", "--profile", "nope"], ["upgrade", "--profile", "test", "no_such_revision"]],
+    "alembic": [
+        ["current", "--profile", "nope"],
+        ["history", "--profile", "nope"],
+        ["upgrade", "--profile", "test", "no_such_revision"],
+        ["downgrade", "--profile", "test", "no_such_revision"],
+        ["revision", "--profile", "nope", "-m", "x"],
+    ],
 }
 
 
 def test_every_command_has_cases() -> None:
+    """Every command, and every subcommand of a group, is the target of at least one case."""
     assert set(CASES) == set(main.commands)
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            targeted = {case[0] for case in CASES[name]}
+            assert set(command.commands) <= targeted, (name, sorted(set(command.commands) - targeted))
 
 
 def run(args: list[str]) -> Result:
@@ -113,6 +136,7 @@ def test_hostile_arguments(command: str, saved: Profile, tmp_path: Path) -> None
         errors = [line for line in result.output.splitlines() if line.startswith("Error")]
         assert len(errors) == 1, (args, result.output)
         assert len(errors[0]) > len("Error: ") + 5, (args, result.output)
+        assert "unexpected" not in errors[0], (args, errors[0])  # each refusal is one the CLI knows
     assert node_count(saved) == before
     assert (tmp_path / "a-file").read_text() == "not a folder"
 

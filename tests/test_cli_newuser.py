@@ -68,6 +68,9 @@ def test_commands_on_a_new_home_create_nothing(tmp_path: Path, monkeypatch: pyte
         assert result.exit_code == 1, (args, result.output)
         assert "not initialised" in result.output and "`fastdos init" in result.output, (args, result.output)
         assert "Traceback" not in result.output
+    status = invoke("server", "status")
+    assert status.exit_code == 3 and "not running" in status.output
+    assert invoke("server", "stop").output.startswith("not running")
     other = invoke("info", "--profile", "other")
     assert "profile 'other' not found" in other.output or "fastdos init --profile other" in other.output
     assert not home.exists(), sorted(p.name for p in home.rglob("*"))
@@ -212,3 +215,16 @@ def test_restore_into_a_new_embedded_profile(profile: Profile, embedded_home: Pa
         assert storage.get_global_variable("restored|marker") == 42
     info = invoke("info", "--profile", "mine", "--json")
     assert info.exit_code == 0, info.output
+
+
+def test_maintenance_progress_lines(saved: Profile) -> None:
+    """disk-objectstore's callbacks (init/update/close) become one line per stage without a terminal."""
+    with Backend(saved) as storage:
+        for i in range(3):
+            storage.get_repository().put_object_from_filelike(io.BytesIO(b"orphan %d" % i))
+    result = invoke("maintain", "--profile", "test", "--full", "--force")
+    assert result.exit_code == 0, result.output
+    stage = re.compile(r"[^:]+: [\d,]+ in [\d.]+ s( \(.*/s\))?")
+    stages = [line for line in result.output.splitlines() if stage.fullmatch(line)]
+    assert any(line.startswith("Deleted unreferenced objects: 3 in ") for line in stages), result.output
+    assert not LONG_DECIMAL.search(result.output), result.output

@@ -62,6 +62,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("storage", "info"),
     ("ingest", "generate"),
     ("ingest", "import_"),
+    ("fastdos.exporter.command", "export_command"),
     ("graph", "delete"),
     ("graph", "integrity"),
     ("maintenance", "maintain"),

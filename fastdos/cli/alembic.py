@@ -7,16 +7,21 @@ from typing import Any
 
 import click
 
-from .base import aiida_option, initialised_profile, profile_option, reported
+from .base import aiida_option, fail, initialised_profile, profile_option, reported
 
 
 def _alembic_command(name: str) -> Callable[..., None]:
     def callback(profile_name: str | None, aiida_profile: str | None, **kwargs: Any) -> None:
+        from alembic.util import CommandError
+
         from ..alembic_cli import AlembicRunner
 
         with reported():
             runner = AlembicRunner(initialised_profile(profile_name, aiida_profile))
-            runner.execute_alembic_command(name, **{k: v for k, v in kwargs.items() if v is not None})
+            try:
+                runner.execute_alembic_command(name, **{k: v for k, v in kwargs.items() if v is not None})
+            except CommandError as exc:  # alembic's own refusal (an unknown revision, say): a usage problem
+                fail(f"alembic {name}: {exc}")
 
     return callback
 

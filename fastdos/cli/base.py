@@ -69,6 +69,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and not _is_fastdos_error(exc):
         return f"missing key {exc}"
     text = str(exc).strip() or type(exc).__name__
+    detail = getattr(exc, "detail", None)
+    if detail:  # what the library adds for people, e.g. the unknown and missing keys of a key-set error
+        text += f" ({detail})"
     first, _, rest = text.partition("\n")
     if _MISSING_DATABASE.search(first) and "fastdos init" not in text:
         # The profile exists but its database does not (dropped, or a profile saved by hand).

@@ -43,6 +43,7 @@ from typing import Any
 from ..archive import ArchiveReader
 from ..context import HasContext, StorageContext, context_of
 from ..errors import LockingProfileError
+from ..rows import gc_paused
 from . import groups, links, objects, stages, staging
 from .groups import IMPORT_GROUP_DESCRIPTION, IMPORT_GROUP_TYPE, NAMED_GROUP_TYPE
 from .links import CALC, DATA, LINK_RULES, WORK
@@ -128,7 +129,11 @@ def import_archive(
         run = ImportRun(ctx, reader, report, progress or no_progress)
         run.exclusive = not dry_run and _try_exclusive(ctx, locks)
         try:
-            with ctx.transaction() as conn:
+            # Archive rows are named tuples, which the cyclic GC never untracks (it does untrack plain tuples
+            # of atoms), so every collection walks the batch in hand. Paused, a 10^4-node import took 0.25 s
+            # of Python time instead of 0.31-0.34 s (process_time, min of 4; same peak RSS, 90 MB). The
+            # import makes no reference cycles of its own.
+            with ctx.transaction() as conn, gc_paused():
                 run.conn = conn
                 staging.create(conn)
                 run.start_load_mode(LOAD_MODE_MIN_NODES)
