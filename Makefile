@@ -17,7 +17,7 @@ venv: $(STAMP)
 # aiida-core 2.9.4 in its own venv (its pins clash with ours): the reference for interop, import and
 # benchmark comparisons, driven through subprocesses by the tests.
 AIIDA_STAMP := .venv-aiida/.installed
-$(AIIDA_STAMP): tests/aiida/requirements.txt tests/aiida/setup_env.sh
+$(AIIDA_STAMP): tests/aiida/requirements.txt tests/aiida/setup_env.sh pyproject.toml
 	PYTHON=$(PYTHON) bash tests/aiida/setup_env.sh
 
 # The main job: start the embedded PostgreSQL, reset and initialise the `demo` profile, import the sample archive,
