@@ -64,6 +64,11 @@ CASES: dict[str, list[list[str]]] = {
         ["--profile", "test", "-G", "no-such-group", "{tmp}/z.aiida"],
         ["--profile", "test", "--all", "--compression", "10", "{tmp}/w.aiida"],
     ],
+    "aiida": [
+        ["enable", "no-such-aiida-profile"],
+        ["disable", "no-such-aiida-profile"],
+        ["enable", ""],
+    ],
     "integrity": [["--profile", "test", "--examples", "-1"], ["--profile", "nope"]],
     "maintain": [["--profile", "test", "--no-repack"], ["--profile", "nope", "--force"]],
     "backup": [

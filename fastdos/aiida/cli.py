@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import click
 
-from ..errors import FastdosError
-
 
 @click.group("aiida")
 def aiida() -> None:
@@ -31,6 +29,7 @@ def disable(profile: str) -> None:
 
 
 def _run(action: str, profile: str) -> None:
+    from ..errors import FastdosError
     from . import switch
 
     try:

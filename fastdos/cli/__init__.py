@@ -72,6 +72,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("query", "closure"),
     ("server", "server"),
     ("alembic", "alembic"),
+    ("fastdos.aiida.cli", "aiida"),
 )
 
 
