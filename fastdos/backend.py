@@ -123,12 +123,7 @@ class Backend:
         if profile.embedded is not None:
             ensure_database(profile)
         with Migrator(profile) as migrator:
-            created = migrator.initialise(reset=reset)
-            if created:
-                # aiida-core creates the profile's default user when it creates a profile (create_profile ->
-                # create_default_user); a storage fastdos creates gets it too, so the first insert has a user.
-                db.run(migrator.connection, "settings/create_default_user", {"email": profile.user_email})
-        return created
+            return migrator.initialise(reset=reset)
 
     @classmethod
     def migrate(cls, profile: Profile) -> None:
@@ -233,6 +228,13 @@ class Backend:
         with self.context.connection() as conn:
             found = db.scalar(conn, "ingest/first_user", {"email": self._profile.user_email})
         return None if found is None else int(found)
+
+    def ensure_default_user(self) -> int:
+        """The id of the profile's default user, created when missing (aiida-core creates it with the profile,
+        not with the storage: ``initialise`` creates no row, so a storage is the same whoever initialised it)."""
+        with self.transaction() as conn:
+            db.run(conn, "settings/create_default_user", {"email": self._profile.user_email})
+            return int(db.scalar(conn, "ingest/first_user", {"email": self._profile.user_email}))
 
     # --- repository ------------------------------------------------------------------------------------
 

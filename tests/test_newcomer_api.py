@@ -27,7 +27,9 @@ def test_nodes_get_accepts_id_as_aiida_does(backend: Backend) -> None:
         backend.nodes.get(id="1")  # type: ignore[arg-type]
 
 
-def test_initialise_creates_the_profiles_default_user_once(pg_server, empty_db: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_user_is_created_on_request_not_by_initialise(  # type: ignore[no-untyped-def]
+    pg_server, empty_db: str, tmp_path
+) -> None:
     from conftest import make_profile
 
     from fastdos.profile import DEFAULT_USER_EMAIL
@@ -36,16 +38,18 @@ def test_initialise_creates_the_profiles_default_user_once(pg_server, empty_db: 
     assert profile.default_user_email is None and profile.user_email == DEFAULT_USER_EMAIL
     assert Backend.initialise(profile) is True
     with Backend(profile) as storage:
-        first = storage.default_user_id
-        assert first is not None
-        assert storage.users.get(id=first)["email"] == DEFAULT_USER_EMAIL
-    assert Backend.initialise(profile) is False  # nothing created, nothing added
-    with Backend(profile) as storage:
+        assert storage.users.count() == 0  # initialise creates no row, as aiida-core's does not
+        assert storage.default_user_id is None
+        first = storage.ensure_default_user()
         assert storage.default_user_id == first
+        assert storage.users.get(id=first)["email"] == DEFAULT_USER_EMAIL
+        assert storage.ensure_default_user() == first  # once
         assert storage.users.count() == 1
 
 
-def test_a_profile_naming_its_user_gets_that_user(pg_server, empty_db: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_profile_naming_its_user_gets_that_user(  # type: ignore[no-untyped-def]
+    pg_server, empty_db: str, tmp_path
+) -> None:
     import dataclasses
 
     from conftest import make_profile
@@ -55,8 +59,8 @@ def test_a_profile_naming_its_user_gets_that_user(pg_server, empty_db: str, tmp_
     )
     Backend.initialise(profile)
     with Backend(profile) as storage:
-        assert storage.default_user_id is not None
-        assert [u["email"] for u in storage.users.iter()] == ["me@example.org"]
+        user = storage.ensure_default_user()
+        assert [(u["id"], u["email"]) for u in storage.users.iter()] == [(user, "me@example.org")]
 
 
 def test_a_wrong_key_set_names_the_unknown_and_the_missing_keys(backend: Backend) -> None:
