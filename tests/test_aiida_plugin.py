@@ -15,12 +15,15 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from fastdos.errors import StorageBackupError
+from fastdos.pgclient import find_pg_tool
 from tests.conftest import PgServer, create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +51,8 @@ class AiidaHome:
     path: Path
     server: PgServer
     databases: list[str]
+    # Folders put before PATH for verdi (e.g. PostgreSQL client programs as new as the server).
+    extra_path: list[str] = field(default_factory=list)
 
     @property
     def config(self) -> Path:
@@ -64,7 +69,7 @@ class AiidaHome:
             AIIDA_PATH=str(self.path),
             PYTHONWARNINGS="ignore",
             PYTHONHASHSEED="0",
-            PATH=f"{AIIDA_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            PATH=os.pathsep.join([str(AIIDA_BIN), *self.extra_path, os.environ.get("PATH", "")]),
         )
         return env
 
@@ -272,8 +277,16 @@ def test_verdi_storage_maintain_full_respects_aiidas_profile_lock(home: AiidaHom
 
 
 def test_verdi_storage_backup(home: AiidaHome, tmp_path: Path) -> None:
-    if shutil.which("pg_dump") is None or shutil.which("rsync") is None:
-        pytest.skip("aiida-core's backup needs pg_dump and rsync on PATH")
+    if shutil.which("rsync") is None:
+        pytest.skip("aiida-core's backup needs rsync on PATH")
+    # aiida-core runs PATH's pg_dump, which must be as new as the server (the embedded one is PostgreSQL 18,
+    # the machine's client may be older): put the one fastdos' own backup would choose first on PATH.
+    with psycopg.connect(home.server.conninfo(), autocommit=True) as conn:
+        server_major = int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000  # type: ignore[index]
+    try:
+        home.extra_path = [str(find_pg_tool("pg_dump", server_major).parent)]
+    except StorageBackupError:
+        pytest.skip(f"aiida-core's backup needs a pg_dump of PostgreSQL {server_major} or newer")
     layouts = {}
     for name in PROFILES:
         dest = tmp_path / name

@@ -4,6 +4,7 @@ FASTDOS_HOME, restore into a new profile, dry runs that say so, round figures, p
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -120,7 +121,7 @@ def test_failed_restore_saves_no_profile(saved: Profile, pg_server: PgServer, db
         "restore", str(tmp_path / "backups"), "--profile", "x", "--dsn", dsn, "--repository", str(tmp_path / "r")
     )
     assert result.exit_code == 1 and "not empty" in result.output
-    assert "x" not in (tmp_path / "home" / "config.json").read_text().split('"profiles"')[1].split("}")[0]
+    assert "x" not in json.loads((tmp_path / "home" / "config.json").read_text())["profiles"]
 
 
 def test_index_list_empty_and_json_help(saved: Profile) -> None:
