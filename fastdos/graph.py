@@ -119,8 +119,13 @@ def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions) -> 
     if existing:
         rows = db.all_rows(
             conn,
-            "graph/delete_closure",
-            {"ids": sorted(existing), "forward": list(directions.forward), "backward": list(directions.backward)},
+            "graph/traverse",
+            {
+                "ids": sorted(existing),
+                "group_ids": [],
+                "forward": list(directions.forward),
+                "backward": list(directions.backward),
+            },
         )
         reached = {int(r[0]) for r in rows}
     return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)

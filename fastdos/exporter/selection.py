@@ -5,7 +5,7 @@ the start groups give their member nodes; the start nodes plus those members are
 traversal rules; then come the computers (the start ones plus those of the nodes), the authinfos of those
 computers (only when asked), the comments and logs of the nodes, and every user that any of them refers to.
 aiida walks the graph from Python one hop and rule at a time; here the walk is one recursive statement
-(``export/node_set``, the shape of ``graph/delete_closure``) and each dependent set is one statement over
+(``graph/traverse``, the walk deletion uses too) and each dependent set is one statement over
 the id arrays.
 
 With ``all=True`` every row of every table is exported (aiida's ``entities=None``): no walk is needed.
@@ -145,11 +145,11 @@ def select(
         start_users, user_emails = _find(conn, "export/find_users", "user", users)
         if not (start_nodes or group_ids or start_computers or start_users):
             raise ExportError("nothing to export: give nodes, groups, computers or users, or all=True")
-        node_ids = [
+        node_ids = sorted(
             int(r[0])
             for r in db.all_rows(
                 conn,
-                "export/node_set",
+                "graph/traverse",
                 {
                     "ids": array(sorted(start_nodes)),
                     "group_ids": array(sorted(group_ids)),
@@ -157,7 +157,7 @@ def select(
                     "backward": list(directions.backward),
                 },
             )
-        ]
+        )
         group_ids = sorted(group_ids)
         nodes_literal = array(node_ids)
         computer_ids = [

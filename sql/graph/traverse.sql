@@ -1,7 +1,7 @@
--- name: export/node_set
--- purpose: The nodes of an export: the start nodes and the members of the start groups, expanded by the EXPORT traversal rules to a fixpoint in one recursive statement (the shape of graph/delete_closure; UNION deduplicates, so cycles end).
+-- name: graph/traverse
+-- purpose: Expand a start set of nodes (the nodes ids and the members of the groups group_ids) by traversal rules to a fixpoint, as aiida's traverse_graph does, in one recursive statement; UNION deduplicates on id, so cycles terminate. Deletion (DELETE rules) and export (EXPORT rules) both walk with it.
 -- params: ids, group_ids, forward, backward
--- returns: id (ascending)
+-- returns: id (every reached node, the start nodes that exist included; in no particular order)
 WITH RECURSIVE reached(id) AS (
     SELECT n.id FROM db_dbnode AS n WHERE n.id = ANY(%(ids)s::integer[])
     UNION
@@ -17,4 +17,4 @@ WITH RECURSIVE reached(id) AS (
         WHERE l.output_id = r.id AND l.type = ANY(%(backward)s::text[])
     ) AS step(id)
 )
-SELECT id FROM reached ORDER BY id;
+SELECT id FROM reached;
