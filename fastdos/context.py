@@ -64,14 +64,11 @@ class StorageContext(Protocol):
         """Raise :class:`~fastdos.errors.ClosedStorage` when the storage was closed."""
 
 
-class PooledContext:
-    """fastdos owns the connections (a :class:`fastdos.db.Database` pool) and the transactions."""
+class _StorageParts:
+    """What both contexts hold the same way: the profile, its repository and the profile access."""
 
-    def __init__(
-        self, profile: Profile, database: db.Database, repository: Repository, access: ProfileAccess | None
-    ) -> None:
+    def __init__(self, profile: Profile, repository: Repository, access: ProfileAccess | None) -> None:
         self._profile = profile
-        self.database = database
         self._repository = repository
         self._access = access
 
@@ -83,13 +80,23 @@ class PooledContext:
     def repository(self) -> Repository:
         return self._repository
 
-    def replace_repository(self, repository: Repository) -> None:
-        """Point the context at a new container (``_clear`` swaps the folder of the container)."""
-        self._repository = repository
-
     @property
     def access(self) -> ProfileAccess | None:
         return self._access
+
+
+class PooledContext(_StorageParts):
+    """fastdos owns the connections (a :class:`fastdos.db.Database` pool) and the transactions."""
+
+    def __init__(
+        self, profile: Profile, database: db.Database, repository: Repository, access: ProfileAccess | None
+    ) -> None:
+        super().__init__(profile, repository, access)
+        self.database = database
+
+    def replace_repository(self, repository: Repository) -> None:
+        """Point the context at a new container (``_clear`` swaps the folder of the container)."""
+        self._repository = repository
 
     @property
     def in_transaction(self) -> bool:
@@ -110,7 +117,7 @@ class PooledContext:
             raise ClosedStorage(f"the storage of profile {self._profile.name!r} is closed")
 
 
-class BorrowedContext:
+class BorrowedContext(_StorageParts):
     """A psycopg connection someone else holds, used inside their transaction.
 
     The connection must not be in autocommit mode (there would be no transaction to work inside). If no
@@ -127,22 +134,8 @@ class BorrowedContext:
     ) -> None:
         if conn.autocommit:
             raise ValueError("a borrowed connection must not be in autocommit mode: fastdos works in its transaction")
+        super().__init__(profile, repository, access)
         self._conn = conn
-        self._profile = profile
-        self._repository = repository
-        self._access = access
-
-    @property
-    def profile(self) -> Profile:
-        return self._profile
-
-    @property
-    def repository(self) -> Repository:
-        return self._repository
-
-    @property
-    def access(self) -> ProfileAccess | None:
-        return self._access
 
     @property
     def in_transaction(self) -> bool:

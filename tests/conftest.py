@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from fastdos.backend import Backend
+from fastdos.context import BorrowedContext
 from fastdos.migrator import REPOSITORY_UUID_KEY, Migrator
 from fastdos.profile import Profile
 from fastdos.repository import Repository
@@ -155,3 +156,16 @@ def conn(profile: Profile) -> Iterator[psycopg.Connection]:
     """A direct autocommit connection to the test database, for checks beside the backend."""
     with psycopg.connect(profile.conninfo(), autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def borrowed(profile: Profile) -> Iterator[tuple[psycopg.Connection, BorrowedContext]]:
+    """A caller's own non-autocommit connection wrapped in a BorrowedContext (fastdos works inside the caller's
+    transaction); the caller, this fixture, closes it."""
+    repository = Repository(profile.container_path)
+    connection = psycopg.connect(profile.conninfo())
+    try:
+        yield connection, BorrowedContext(connection, profile, repository)
+    finally:
+        connection.close()
+        repository.close()

@@ -8,7 +8,6 @@ commit, roll back or close what it was given.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -21,18 +20,6 @@ from fastdos.errors import ClosedStorage, DatabaseError, IntegrityError, Transac
 from fastdos.profile import Profile
 from fastdos.query import QueryBuilder
 from fastdos.repository import Repository
-
-
-@pytest.fixture
-def borrowed(profile: Profile) -> Iterator[tuple[psycopg.Connection, BorrowedContext]]:
-    """A caller's own non-autocommit connection, wrapped; the caller (this fixture) closes it."""
-    repository = Repository(profile.container_path)
-    conn = psycopg.connect(profile.conninfo())
-    try:
-        yield conn, BorrowedContext(conn, profile, repository)
-    finally:
-        conn.close()
-        repository.close()
 
 
 def _node_rows(user_id: int, n: int, label: str) -> list[dict[str, object]]:

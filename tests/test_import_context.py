@@ -8,7 +8,6 @@ caller's own work in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,21 +17,7 @@ from psycopg import pq
 from fastdos.archive import ImportValidationError
 from fastdos.context import BorrowedContext
 from fastdos.importer import import_archive
-from fastdos.profile import Profile
-from fastdos.repository import Repository
 from tests.test_import import BAD_LINKS, SAMPLE, SAMPLE_COUNTS, counts, with_sql
-
-
-@pytest.fixture
-def borrowed(profile: Profile) -> Iterator[tuple[psycopg.Connection, BorrowedContext]]:
-    """A caller's own non-autocommit connection, wrapped; the caller (this fixture) closes it."""
-    repository = Repository(profile.container_path)
-    conn = psycopg.connect(profile.conninfo())
-    try:
-        yield conn, BorrowedContext(conn, profile, repository)
-    finally:
-        conn.close()
-        repository.close()
 
 
 def test_import_inside_the_callers_transaction(
