@@ -18,8 +18,11 @@ import os
 import zipfile
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 # 4 MiB per chunk: large enough that the lost window is negligible, small enough for a 2-core machine to
 # keep both cores busy on a 7 MB database (10^4 nodes).
@@ -32,14 +35,10 @@ def _deflate(data: bytes, level: int, last: bool) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
-def add_file(archive: zipfile.ZipFile, source: Path, name: str, level: int, date_time: tuple[int, ...]) -> None:
-    """Append ``source`` to ``archive`` as member ``name``, deflated at ``level`` (stored when level is 0)."""
-    size = source.stat().st_size
-    info = zipfile.ZipInfo(name, date_time=date_time[:6])  # type: ignore[arg-type]
-    info.external_attr = 0o600 << 16  # rw-------, as zipfile gives the members aiida-core's writer opens
-    info.compress_type = zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED
-    info.file_size = size
-    zip64 = size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule for a member of known size
+@contextmanager
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+    """Write one member by hand the way ``zipfile`` does: under its lock, at the end of the data, checked and
+    registered. The caller writes the local header and the data; the member ends where the file position is."""
     fp = archive.fp
     assert fp is not None
     with archive._lock:  # type: ignore[attr-defined]
@@ -49,6 +48,21 @@ def add_file(archive: zipfile.ZipFile, source: Path, name: str, level: int, date
         info.header_offset = fp.tell()
         archive._writecheck(info)  # type: ignore[attr-defined]
         archive._didModify = True  # type: ignore[attr-defined]
+        yield fp
+        archive.start_dir = fp.tell()
+        archive.filelist.append(info)
+        archive.NameToInfo[info.filename] = info
+
+
+def add_file(archive: zipfile.ZipFile, source: Path, name: str, level: int, date_time: tuple[int, ...]) -> None:
+    """Append ``source`` to ``archive`` as member ``name``, deflated at ``level`` (stored when level is 0)."""
+    size = source.stat().st_size
+    info = zipfile.ZipInfo(name, date_time=date_time[:6])  # type: ignore[arg-type]
+    info.external_attr = 0o600 << 16  # rw-------, as zipfile gives the members aiida-core's writer opens
+    info.compress_type = zipfile.ZIP_DEFLATED if level else zipfile.ZIP_STORED
+    info.file_size = size
+    zip64 = size * 1.05 > zipfile.ZIP64_LIMIT  # zipfile's own rule for a member of known size
+    with _member(archive, info) as fp:
         info.CRC, info.compress_size = 0, 0
         fp.write(info.FileHeader(zip64))
         start = fp.tell()
@@ -65,9 +79,6 @@ def add_file(archive: zipfile.ZipFile, source: Path, name: str, level: int, date
         fp.seek(info.header_offset)
         fp.write(info.FileHeader(zip64))  # same length: the zip64 choice did not change
         fp.seek(end)
-        archive.start_dir = end
-        archive.filelist.append(info)
-        archive.NameToInfo[info.filename] = info
 
 
 def add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, level: int, date_time: tuple[int, ...]) -> None:
@@ -90,19 +101,8 @@ def add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, level: int, date
         payload = data
     info.compress_size = len(payload)
     zip64 = info.file_size > zipfile.ZIP64_LIMIT or info.compress_size > zipfile.ZIP64_LIMIT
-    fp = archive.fp
-    assert fp is not None
-    with archive._lock:  # type: ignore[attr-defined]
-        if archive._writing:  # type: ignore[attr-defined]
-            raise ValueError("the zip has an open member")
-        fp.seek(archive.start_dir)
-        info.header_offset = fp.tell()
-        archive._writecheck(info)  # type: ignore[attr-defined]
-        archive._didModify = True  # type: ignore[attr-defined]
+    with _member(archive, info) as fp:
         fp.write(info.FileHeader(zip64) + payload)
-        archive.start_dir = fp.tell()
-        archive.filelist.append(info)
-        archive.NameToInfo[info.filename] = info
 
 
 def _write_deflated(handle: object, sink: object, level: int, size: int) -> int:
