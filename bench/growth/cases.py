@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 
 from bench.test_graph import chain, clear, hop_by_hop_delete, hop_by_hop_descendants, wide
 from bench.test_ingest import NODE_INSERT, count, node_params, reset
-from bench.test_repository import aiida_style_unreferenced, seed_keyset
+from bench.test_repository import aiida_style_unreferenced
 from fastdos import rules
 from fastdos.backend import Backend
 from fastdos.exporter import export_archive

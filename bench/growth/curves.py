@@ -139,7 +139,7 @@ def growth(pg_server: PgServer) -> Iterator[dict[str, Any]]:
         "sizes": SIZES,
         "curves": {name: {"title": CURVES[name].title, "reference": CURVES[name].reference,
                           "methods": {m: {"points": [], "skipped": []} for m in CURVES[name].methods}}
-                   for name in SELECTED},  # fmt: skip
+                   for name in SELECTED},
     }
     yield data
     data["machine"]["load1_end"] = os.getloadavg()[0]
