@@ -117,8 +117,13 @@ def update(backend: Backend, conn: psycopg.Connection, method: str, n: int, stor
     return Case(setup, target, check)
 
 
-def _delete(backend: Backend, conn: psycopg.Connection, method: str, build: Callable[[], list[int]],
-            expected: Callable[[list[int]], int]) -> Case:
+def _delete(
+    backend: Backend,
+    conn: psycopg.Connection,
+    method: str,
+    build: Callable[[], list[int]],
+    expected: Callable[[list[int]], int],
+) -> Case:
     state: dict[str, list[int]] = {}
 
     def setup() -> None:
@@ -185,8 +190,9 @@ def keyset(backend: Backend, conn: psycopg.Connection, method: str, n: int, stor
     return Case(_nothing, target, check)
 
 
-def archive_import(backend: Backend | None, conn: psycopg.Connection | None, method: str, n: int,
-                   storage: Storage) -> Case:
+def archive_import(
+    backend: Backend | None, conn: psycopg.Connection | None, method: str, n: int, storage: Storage
+) -> Case:
     """``import_archive`` of an aiida-made archive of n nodes into a fresh storage (one per round; the worker
     opens no storage of its own for this case)."""
     archive = Path(storage.extra["archive"])

@@ -62,14 +62,21 @@ class Curve:
 CURVES = {
     "ingest": Curve("ingest: bulk_insert of n nodes", ("fastdos", "raw_copy", "executemany"), "raw_copy", True),
     "update": Curve("update: bulk_update of the extras of n nodes", ("fastdos", "executemany"), "executemany", True),
-    "delete_chain": Curve("delete with traversal: chain of n nodes, from its first",
-                          ("fastdos", "hop_by_hop", "aiida"), "hop_by_hop", False),
-    "delete_wide": Curve("delete with traversal: wide graph, n/4 work chains", ("fastdos", "hop_by_hop", "aiida"),
-                         "hop_by_hop", False),
-    "descendants_chain": Curve("descendants of the first node of an n-node chain", ("fastdos", "hop_by_hop"),
-                               "hop_by_hop", False),
-    "descendants_wide": Curve("descendants of the n/4 inputs of the wide graph", ("fastdos", "hop_by_hop"),
-                              "hop_by_hop", True),
+    "delete_chain": Curve(
+        "delete with traversal: chain of n nodes, from its first",
+        ("fastdos", "hop_by_hop", "aiida"),
+        "hop_by_hop",
+        False,
+    ),
+    "delete_wide": Curve(
+        "delete with traversal: wide graph, n/4 work chains", ("fastdos", "hop_by_hop", "aiida"), "hop_by_hop", False
+    ),
+    "descendants_chain": Curve(
+        "descendants of the first node of an n-node chain", ("fastdos", "hop_by_hop"), "hop_by_hop", False
+    ),
+    "descendants_wide": Curve(
+        "descendants of the n/4 inputs of the wide graph", ("fastdos", "hop_by_hop"), "hop_by_hop", True
+    ),
     "import": Curve("archive import: n nodes, n/10 files", ("fastdos", "aiida"), "aiida", False),
     "export": Curve("archive export (all): n nodes, n/10 files", ("fastdos", "aiida"), "aiida", False),
     "keyset": Curve("unreferenced-key scan: n nodes, 1.1 n objects", ("fastdos", "python_set"), "python_set", True),
@@ -137,9 +144,14 @@ def growth(pg_server: PgServer) -> Iterator[dict[str, Any]]:
         "machine": {**machine(pg_server), "load1_start": os.getloadavg()[0]},
         "memory": "peak RSS (VmHWM) of the client process over the timed call; aiida-core: its whole process",
         "sizes": SIZES,
-        "curves": {name: {"title": CURVES[name].title, "reference": CURVES[name].reference,
-                          "methods": {m: {"points": [], "skipped": []} for m in CURVES[name].methods}}
-                   for name in SELECTED},
+        "curves": {
+            name: {
+                "title": CURVES[name].title,
+                "reference": CURVES[name].reference,
+                "methods": {m: {"points": [], "skipped": []} for m in CURVES[name].methods},
+            }
+            for name in SELECTED
+        },
     }
     yield data
     data["machine"]["load1_end"] = os.getloadavg()[0]
@@ -197,7 +209,7 @@ class Scratch:
 def run_worker(payload: dict[str, Any]) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "bench.growth.worker"], input=json.dumps(payload), cwd=ROOT,
                           capture_output=True, text=True, timeout=TIMEOUT, check=False)  # fmt: skip
-    lines = [line[len("RESULT:"):] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
+    lines = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
     if proc.returncode != 0 or not lines:
         pytest.fail(f"growth worker failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
@@ -214,8 +226,8 @@ def run_aiida_measured(script: Path, payload: dict[str, Any], prof: Profile, hom
     proc = subprocess.run([str(AIIDA_PYTHON), "-c", PEAK_WRAPPER, str(script)],
                           input=json.dumps({**payload, "name": prof.name, "storage": config}), env=env,
                           capture_output=True, text=True, timeout=TIMEOUT, check=False)  # fmt: skip
-    results = [line[len("RESULT:"):] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
-    peaks = [line[len("PEAK_KB:"):] for line in proc.stdout.splitlines() if line.startswith("PEAK_KB:")]
+    results = [line[len("RESULT:") :] for line in proc.stdout.splitlines() if line.startswith("RESULT:")]
+    peaks = [line[len("PEAK_KB:") :] for line in proc.stdout.splitlines() if line.startswith("PEAK_KB:")]
     if proc.returncode != 0 or not results or not peaks:
         pytest.fail(f"aiida-core {script.name} failed (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
     return json.loads(results[-1]), int(peaks[-1]) / 1024
@@ -258,8 +270,9 @@ def export_source(scratch: Scratch, path: Path) -> Profile:
     return prof
 
 
-def worker_payload(curve: str, method: str, n: int, rounds: int, scratch: Scratch, made: dict[int, Path],
-                   tmp: Path) -> dict[str, Any]:
+def worker_payload(
+    curve: str, method: str, n: int, rounds: int, scratch: Scratch, made: dict[int, Path], tmp: Path
+) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if curve == "import":
         path = archive(made, n, tmp)
@@ -279,8 +292,16 @@ def worker_payload(curve: str, method: str, n: int, rounds: int, scratch: Scratc
 
 
 @pytest.mark.parametrize(("curve", "method", "n"), points(), ids=lambda v: str(v))
-def test_growth_point(curve: str, method: str, n: int, growth: dict[str, Any], archives: dict[int, Path],
-                      pg_server: PgServer, template_db: str, tmp_path: Path) -> None:
+def test_growth_point(
+    curve: str,
+    method: str,
+    n: int,
+    growth: dict[str, Any],
+    archives: dict[int, Path],
+    pg_server: PgServer,
+    template_db: str,
+    tmp_path: Path,
+) -> None:
     entry = growth["curves"][curve]["methods"][method]
     cap = CAPS.get((curve, method))
     if cap is not None and n > cap:
