@@ -16,6 +16,7 @@ import argparse
 import base64
 import html
 import io
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -32,7 +33,7 @@ body { font-family: sans-serif; margin: 1.5em auto; max-width: 72em; color: #222
 h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } h3 { margin-bottom: 0.3em; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
-td:first-child, th:first-child { text-align: left; }
+th, td:first-child, td.t { text-align: left; }
 img { max-width: 100%; height: auto; display: block; }
 .flag { color: #b00; font-weight: bold; } .note { color: #555; font-size: 0.9em; }
 """
@@ -69,6 +70,23 @@ def _slope_label(method: str, slope: float | None) -> str:
     return f"{method} (one size)" if slope is None else f"{method} (exponent {slope:.2f})"
 
 
+def _plain_ticks(axes: Any) -> None:
+    """Five labelled ticks spread evenly (in log) over the data of a log y axis, as plain numbers: memory and
+    ratios span narrow ranges, where matplotlib's 10^x labels leave most points without a readable tick."""
+    from matplotlib.ticker import NullFormatter
+
+    values = [float(y) for line in axes.get_lines() for y in line.get_ydata() if float(y) > 0]
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if high / low < 1.1:
+        low, high = low / 1.05, high * 1.05
+    ticks = sorted({float(f"{low * (high / low) ** (i / 4):.2g}") for i in range(5)})
+    axes.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.set_ylim(low / 1.08, high * 1.08)
+
+
 def growth_png(curve: Curve) -> bytes:
     """Time and peak memory against n, log-log, one line per method with its fitted exponent."""
     plt = _pyplot()
@@ -90,11 +108,7 @@ def growth_png(curve: Curve) -> bytes:
         axes.grid(True, which="both", alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=8)
-    from matplotlib.ticker import FuncFormatter
-
-    plain = FuncFormatter(lambda value, _: f"{value:.3g}")
-    memory.yaxis.set_major_formatter(plain)  # memory spans a narrow range: plain numbers, not 10^x labels
-    memory.yaxis.set_minor_formatter(plain)
+    _plain_ticks(memory)
     times.set_title(f"time — {curve.name}", fontsize=10)
     memory.set_title(f"peak memory — {curve.name}", fontsize=10)
     return _png(figure)
@@ -114,6 +128,7 @@ def history_pngs(runs: list[Run]) -> dict[str, bytes]:
             xs = [i for i, run in enumerate(runs) if name in run.ratios]
             axes.plot(xs, [runs[i].ratios[name] for i in xs], marker="o", label=name.split("::", 1)[-1])
         axes.set_yscale("log")
+        _plain_ticks(axes)
         axes.set_xticks(range(len(runs)), [run.label for run in runs], fontsize=7)
         axes.set_xlim(-0.5, len(runs) - 0.5)
         axes.set_ylabel("reference s / fastdos s")
@@ -149,7 +164,7 @@ def _history_html(runs: list[Run], charts: dict[str, bytes]) -> list[str]:
         before = previous.ratios.get(name) if previous else None
         parts.append(
             f'<tr data-benchmark="{html.escape(name)}"><td>{html.escape(name)}</td>'
-            f"<td>{html.escape(latest.references.get(name, ''))}</td><td>{fmt(latest.seconds[name])}</td>"
+            f'<td class="t">{html.escape(latest.references.get(name, ""))}</td><td>{fmt(latest.seconds[name])}</td>'
             f"<td>{'' if ratio is None else fmt(ratio)}</td><td>{'' if before is None else fmt(before)}</td></tr>"
         )
     parts.append("</table>")
@@ -169,6 +184,9 @@ def _growth_html(meta: dict[str, Any], curves: list[Curve], charts: dict[str, by
     parts.append(f'<p class="note">Run {html.escape(str(meta.get("date", "")))}, commit '
                  f'{html.escape(str(meta.get("commit")))}; {described}. Memory: '
                  f'{html.escape(str(meta.get("memory", "peak RSS")))}.</p>')  # fmt: skip
+    for key, value in meta.items():
+        if key not in ("commit", "date", "machine", "memory", "sizes"):  # e.g. a merged second run
+            parts.append(f'<p class="note">{html.escape(key)}: {html.escape(json.dumps(value))}</p>')
     parts.append("<table><tr><th>curve</th><th>method</th><th>sizes</th><th>time exponent</th>"
                  "<th>memory exponent</th><th>speed-up of fastdos over it (largest common n)</th>"
                  "<th>skipped</th></tr>")  # fmt: skip
@@ -179,10 +197,10 @@ def _growth_html(meta: dict[str, Any], curves: list[Curve], charts: dict[str, by
             flag = method == "fastdos" and slope is not None and slope > SUPERLINEAR
             skipped = "; ".join(f"{s.get('n')}: {s.get('reason', '')}" for s in series.skipped)
             parts.append(
-                f"<tr><td>{html.escape(curve.name)}</td><td>{html.escape(method)}</td><td>{len(series.n)}</td>"
+                f"<tr><td>{html.escape(curve.name)}</td><td class=t>{html.escape(method)}</td><td>{len(series.n)}</td>"
                 f"<td{' class=flag' if flag else ''}>{'' if slope is None else f'{slope:.2f}'}"
                 f"{' (faster than linear)' if flag else ''}</td><td>{'' if memory is None else f'{memory:.2f}'}</td>"
-                f"<td>{_speedup(curve, method)}</td><td>{html.escape(skipped)}</td></tr>"
+                f'<td>{_speedup(curve, method)}</td><td class="t">{html.escape(skipped)}</td></tr>'
             )
     parts.append("</table>")
     for curve in curves:
