@@ -47,9 +47,10 @@ bench-save: $(STAMP) $(AIIDA_STAMP)
 bench-growth: $(STAMP) $(AIIDA_STAMP)
 	$(PY) -m pytest bench/growth/curves.py -p no:cacheprovider -rs $(BENCH_ARGS)
 
-# The self-contained page bench/report/index.html (+ PNGs) from bench/history.jsonl and bench/growth.json.
+# The self-contained page bench/report/index.html (+ PNGs) from bench/history.jsonl and bench/growth.json
+# (REPORT_ARGS: e.g. --history other.jsonl; see bench/bench_report.py).
 bench-report: $(STAMP)
-	$(PY) -m bench.bench_report
+	$(PY) -m bench.bench_report $(REPORT_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-aiida build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ from bench.report_data import Curve, ReportError, Run, exponent, read_growth, re
 
 ROOT = Path(__file__).resolve().parent.parent
 SUPERLINEAR = 1.1  # a fastdos time exponent above this is flagged (noise over two decades stays below ~0.1)
+MAX_RUN_LABELS = 10  # x labels (commit + date, slanted) of the ratio charts stay readable up to this many
 COLOURS = {"fastdos": "#1f77b4", "aiida": "#d62728", "raw_copy": "#2ca02c", "executemany": "#9467bd",
            "hop_by_hop": "#ff7f0e", "python_set": "#8c564b"}  # fmt: skip
 STYLE = """
@@ -129,7 +130,9 @@ def history_pngs(runs: list[Run]) -> dict[str, bytes]:
             axes.plot(xs, [runs[i].ratios[name] for i in xs], marker="o", label=name.split("::", 1)[-1])
         axes.set_yscale("log")
         _plain_ticks(axes)
-        axes.set_xticks(range(len(runs)), [run.label for run in runs], fontsize=7)
+        step = max(1, len(runs) // MAX_RUN_LABELS)  # every step-th run labelled, the latest always
+        shown = sorted({*range(len(runs) - 1, -1, -step)})
+        axes.set_xticks(shown, [runs[i].label for i in shown], fontsize=7, rotation=30, ha="right")
         axes.set_xlim(-0.5, len(runs) - 0.5)
         axes.set_ylabel("reference s / fastdos s")
         axes.set_title(module, fontsize=11)
