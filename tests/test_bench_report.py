@@ -251,3 +251,22 @@ def test_missing_files(growth_file: Path, tmp_path: Path) -> None:
     assert_one_line_error(report_cli("--history", str(history), "--growth", str(tmp_path / "g.json"), "--out",
                                      str(tmp_path / "o")), "no such growth file")  # fmt: skip
     assert_one_line_error(report_cli("--summary", "--growth", str(tmp_path / "g.json")), "no such growth file")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "words"),
+    [
+        ("FASTDOS_GROWTH_SIZES", "1000,lots", "expected node counts"),
+        ("FASTDOS_GROWTH_SIZES", "10", "at least 100"),
+        ("FASTDOS_GROWTH_CURVES", "ingest,warp", "unknown warp"),
+    ],
+)
+def test_bad_growth_settings(setting: str, value: str, words: str) -> None:
+    """A growth run with nonsense settings stops before doing anything: one line, exit status 4."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "bench/growth/curves.py", "-q", "-p", "no:cacheprovider"],
+                          cwd=ROOT, env={**os.environ, setting: value}, capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+    output = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode == 4, output
+    assert len(output) == 1 and output[0].startswith(f"ERROR: {setting}"), output
+    assert words in output[0] and "Traceback" not in proc.stderr

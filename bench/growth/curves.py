@@ -42,9 +42,20 @@ from tests.conftest import PgServer, create_database, drop_database, link_new_co
 from tests.test_aiida_interop import AIIDA_PYTHON, OPS, ROOT, aiida_storage_config
 
 LARGE = os.environ.get("FASTDOS_BENCH_LARGE") == "1"
-SIZES = [int(s) for s in os.environ.get("FASTDOS_GROWTH_SIZES", "").split(",") if s] or (
-    [1_000, 10_000, 100_000] + ([1_000_000] if LARGE else [])
-)
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _sizes() -> list[int]:
+    given = _env_list("FASTDOS_GROWTH_SIZES")
+    if given and all(item.isdigit() for item in given):
+        return [int(item) for item in given]
+    return [1_000, 10_000, 100_000] + ([1_000_000] if LARGE else [])  # (a bad value: env_problem says so)
+
+
+SIZES = _sizes()
 OUT = Path(os.environ.get("FASTDOS_GROWTH_OUT") or ROOT / "bench" / "growth.json")
 GRAPH_OPS = ROOT / "tests" / "aiida" / "graph_ops.py"
 EXPORT_OPS = ROOT / "tests" / "aiida" / "export_ops.py"
@@ -81,7 +92,21 @@ CURVES = {
     "export": Curve("archive export (all): n nodes, n/10 files", ("fastdos", "aiida"), "aiida", False),
     "keyset": Curve("unreferenced-key scan: n nodes, 1.1 n objects", ("fastdos", "python_set"), "python_set", True),
 }
-SELECTED = [c for c in os.environ.get("FASTDOS_GROWTH_CURVES", "").split(",") if c] or list(CURVES)
+SELECTED = [c for c in _env_list("FASTDOS_GROWTH_CURVES") if c in CURVES] or list(CURVES)
+
+
+def env_problem() -> str | None:
+    """What is wrong with the ``FASTDOS_GROWTH_*`` settings, in one line (bench/growth/conftest.py refuses the
+    run with it), or None."""
+    sizes = _env_list("FASTDOS_GROWTH_SIZES")
+    if not all(item.isdigit() and int(item) >= 100 for item in sizes):
+        return f"FASTDOS_GROWTH_SIZES={','.join(sizes)}: expected node counts of at least 100, like 1000,10000"
+    unknown = sorted(set(_env_list("FASTDOS_GROWTH_CURVES")) - set(CURVES))
+    if unknown:
+        return f"FASTDOS_GROWTH_CURVES: unknown {', '.join(unknown)}; known: {', '.join(CURVES)}"
+    return None
+
+
 # Largest size per (curve, method) where one point takes a few minutes at most on 2 shared cores. aiida-core's
 # chain deletion walks one QueryBuilder query per hop and rule: 45-112 s for 3,001 nodes (bench/RESULTS.md,
 # "Inside aiida-core"); its import/export of 10^5 nodes take ~3 min each (bench/test_import.py).
