@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lint]'
+	$(PY) -m pip install --quiet -e '.[test,lint,bench]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,6 +40,17 @@ bench: $(STAMP) $(AIIDA_STAMP)
 
 bench-save: $(STAMP) $(AIIDA_STAMP)
 	$(PY) -m pytest bench --benchmark-enable --benchmark-only --benchmark-json=bench/baseline.json $(BENCH_ARGS)
+
+# Growth curves (bench/growth/curves.py): time and peak memory at 10^3-10^5 nodes (10^6 for the cheap curves with
+# FASTDOS_BENCH_LARGE=1), fastdos beside its comparison; writes bench/growth.json. Not part of `make bench`.
+.PHONY: bench-growth bench-report
+bench-growth: $(STAMP) $(AIIDA_STAMP)
+	$(PY) -m pytest bench/growth/curves.py -p no:cacheprovider -rs $(BENCH_ARGS)
+
+# The self-contained page bench/report/index.html (+ PNGs) from bench/history.jsonl and bench/growth.json
+# (REPORT_ARGS: e.g. --history other.jsonl; see bench/bench_report.py).
+bench-report: $(STAMP)
+	$(PY) -m bench.bench_report $(REPORT_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-aiida build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

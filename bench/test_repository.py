@@ -47,17 +47,14 @@ def contents(n: int, tag: str) -> list[bytes]:
 # --- get_unreferenced_keyset ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def keyset_storage(tmp_path_factory: pytest.TempPathFactory, pg_server: Any, template_db: str) -> Iterator[Backend]:  # noqa: F811
-    from tests.conftest import create_database, drop_database, make_profile
-
-    name = f"fastdos_bench_{uuid.uuid4().hex[:8]}"
-    create_database(pg_server, name, template=template_db)
-    prof = make_profile(pg_server, name, tmp_path_factory.mktemp("keyset") / "repo")
+def seed_keyset(prof: Profile, n: int) -> set[str]:
+    """Fill ``prof``'s (template-clone) database and a new container: ``n`` nodes referencing ``n`` packed
+    objects (every fifth node shares its neighbour's key), plus ``n // 10`` unreferenced objects; returns the
+    keys no node references. Also used by the growth curves (bench/growth/cases.py)."""
     repo = Repository(prof.container_path)
     repo.initialise(**CONTAINER_DEFAULTS)
-    extra = KEYSET_N // 10  # unreferenced objects
-    keys = repo.put_objects_to_pack([io.BytesIO(c) for c in contents(KEYSET_N + extra, "keyset")])
+    extra = n // 10  # unreferenced objects
+    keys = repo.put_objects_to_pack([io.BytesIO(c) for c in contents(n + extra, "keyset")])
     with psycopg.connect(prof.conninfo(), autocommit=True) as conn:
         conn.execute("UPDATE db_dbsetting SET val = %s WHERE key = 'repository|uuid'", (Jsonb(repo.uuid),))
         user = insert_user(conn)
@@ -69,7 +66,7 @@ def keyset_storage(tmp_path_factory: pytest.TempPathFactory, pg_server: Any, tem
                 " repository_metadata, user_id) FROM STDIN"
             ) as copy,
         ):
-            for i in range(KEYSET_N):
+            for i in range(n):
                 # every node one file, in a nested folder every third node, sharing a key every fifth node
                 key = keys[i - 1] if i % 5 == 4 else keys[i]
                 path = f"a/b/{i}.txt" if i % 3 == 0 else "f.txt"
@@ -79,8 +76,19 @@ def keyset_storage(tmp_path_factory: pytest.TempPathFactory, pg_server: Any, tem
                 )
         conn.execute("ANALYZE db_dbnode")
     repo.close()
+    return set(keys[n:]) | {keys[i] for i in range(n) if i % 5 == 4}
+
+
+@pytest.fixture(scope="module")
+def keyset_storage(tmp_path_factory: pytest.TempPathFactory, pg_server: Any, template_db: str) -> Iterator[Backend]:  # noqa: F811
+    from tests.conftest import create_database, drop_database, make_profile
+
+    name = f"fastdos_bench_{uuid.uuid4().hex[:8]}"
+    create_database(pg_server, name, template=template_db)
+    prof = make_profile(pg_server, name, tmp_path_factory.mktemp("keyset") / "repo")
+    expected = seed_keyset(prof, KEYSET_N)
     with Backend(prof) as backend:
-        backend.expected_unreferenced = set(keys[KEYSET_N:]) | {keys[i] for i in range(KEYSET_N) if i % 5 == 4}  # type: ignore[attr-defined]
+        backend.expected_unreferenced = expected  # type: ignore[attr-defined]
         yield backend
     drop_database(pg_server, name)
 
