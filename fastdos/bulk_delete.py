@@ -128,15 +128,34 @@ def choose(nodes: int, table_rows: int, replica: bool, constraints: bool) -> str
 
 
 def delete(
-    ctx: StorageContext, conn: db.Connection, ids: list[int], watermark: int, *, ddl: bool, strategy: str | None = None
+    ctx: StorageContext,
+    conn: db.Connection,
+    ids: list[int],
+    watermark: int,
+    *,
+    ddl: bool,
+    strategy: str | None = None,
+    filled: bool = False,
 ) -> Outcome:
     """Delete the nodes ``ids`` with every row that references them, inside the open transaction ``conn``.
 
     ``ddl`` allows the constraints strategy (the transaction is the deletion's own); ``strategy`` forces one
-    (benchmarks, tests) where it is allowed, else the choice falls back as :func:`choose` would.
+    (benchmarks, tests) where it is allowed, else the choice falls back as :func:`choose` would. ``filled``:
+    the temporary table ``fastdos_delete_ids`` already holds ``ids`` (the traversal wrote them); it is dropped
+    either way.
     """
     if strategy is not None and strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)} or None, got {strategy!r}")
+    outcome = _delete(ctx, conn, ids, watermark, ddl, strategy, filled)
+    if outcome.strategy == PLAIN and filled:
+        db.run(conn, "graph/bulk_ids_drop")
+    return outcome
+
+
+def _delete(
+    ctx: StorageContext, conn: db.Connection, ids: list[int], watermark: int, ddl: bool, strategy: str | None,
+    filled: bool,
+) -> Outcome:  # fmt: skip
     if strategy == PLAIN or (strategy is None and len(ids) < MIN_BULK_NODES):
         return Outcome(PLAIN, _plain(conn, ids, watermark))
     with _exclusive(ctx) as held:
@@ -153,11 +172,11 @@ def delete(
         constraints = ddl and node_table_owned and all(r.owned and r.validated for r in references)
         wanted = strategy or choose(len(ids), table_rows, replica, constraints)
         if wanted == CONSTRAINTS and constraints:
-            below = _with_constraints(conn, ids, watermark, references)
+            below = _with_constraints(conn, ids, watermark, references, filled)
             if below is not None:
                 return Outcome(CONSTRAINTS, below)
         if wanted in (REPLICA, CONSTRAINTS) and replica:
-            return Outcome(REPLICA, _with_replica(conn, ids, watermark, references))
+            return Outcome(REPLICA, _with_replica(conn, ids, watermark, references, filled))
         LOGGER.info("%s deletion not allowed here: plain deletion", wanted)
         return Outcome(PLAIN, _plain(conn, ids, watermark))
 
@@ -210,10 +229,24 @@ def _set_local(conn: db.Connection, setting: str, value: str) -> None:
     db.scalar(conn, "ingest/set_local", {"setting": setting, "value": value})
 
 
-def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references: list[Reference]) -> int:
+@contextlib.contextmanager
+def local_setting(conn: db.Connection, setting: str, value: str) -> Iterator[None]:
+    """``setting`` = ``value`` for the block, inside the open transaction only, and the previous value after it.
+
+    Put back explicitly because inside a caller's transaction a ``SET LOCAL`` would outlive the savepoint that
+    made it. On an error the rollback of the enclosing savepoint restores it.
+    """
+    previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": setting}))
+    _set_local(conn, setting, value)
+    yield
+    _set_local(conn, setting, previous)
+
+
+def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool) -> int:
     """Nodes first, then every referencing row, by joins against a temporary table of the ids."""
-    db.run(conn, "graph/bulk_ids_create")
-    db.run(conn, "graph/bulk_ids_fill", {"ids": ids})
+    if not filled:
+        db.run(conn, "graph/bulk_ids_create")
+        db.run(conn, "graph/bulk_ids_fill", {"ids": ids})
     db.run(conn, "graph/bulk_ids_analyze")
     db.run(conn, "graph/bulk_delete_nodes")
     below = 0
@@ -229,11 +262,11 @@ def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references:
     return below
 
 
-def _with_replica(conn: db.Connection, ids: list[int], watermark: int, references: list[Reference]) -> int:
-    previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": "session_replication_role"}))
-    _set_local(conn, "session_replication_role", "replica")
-    below = _delete_set(conn, ids, watermark, references)
-    _set_local(conn, "session_replication_role", previous)
+def _with_replica(
+    conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool
+) -> int:
+    with local_setting(conn, "session_replication_role", "replica"):
+        below = _delete_set(conn, ids, watermark, references, filled)
     for ref in references:
         rows = db.all_rows(conn, "graph/bulk_dangling", identifiers={"table": ref.identifier, "column": ref.column})
         if rows:
@@ -246,7 +279,9 @@ def _with_replica(conn: db.Connection, ids: list[int], watermark: int, reference
     return below
 
 
-def _with_constraints(conn: db.Connection, ids: list[int], watermark: int, references: list[Reference]) -> int | None:
+def _with_constraints(
+    conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool
+) -> int | None:
     """The constraints strategy; None when its locks cannot be had in time (nothing changed then)."""
     previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": "lock_timeout"}))
     try:
@@ -264,7 +299,7 @@ def _with_constraints(conn: db.Connection, ids: list[int], watermark: int, refer
         LOGGER.info("cannot drop the foreign keys now, deleting without: %s", exc)
         return None
     _set_local(conn, "lock_timeout", previous)
-    below = _delete_set(conn, ids, watermark, references)
+    below = _delete_set(conn, ids, watermark, references, filled)
     for ref in references:
         db.run(
             conn,

@@ -86,8 +86,11 @@ def delete_nodes_and_connections(ctx: StorageContext, pks: Iterable[int], *, str
     _delete_set(ctx, rules.check_pks(pks), ddl=False, strategy=strategy)
 
 
-def _delete_set(ctx: StorageContext, ids: list[int], *, ddl: bool, strategy: str | None) -> str:
-    """Delete ``ids`` and their connections in a savepoint; the strategy that ran."""
+def _delete_set(ctx: StorageContext, ids: list[int], *, ddl: bool, strategy: str | None, filled: bool = False) -> str:
+    """Delete ``ids`` and their connections in a savepoint; the strategy that ran.
+
+    ``filled``: the deletion's temporary table already holds ``ids`` (:func:`_plan` with ``into_table``).
+    """
     if strategy is not None and strategy not in bulk_delete.STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(bulk_delete.STRATEGIES)} or None, got {strategy!r}")
     if not ids:
@@ -96,7 +99,7 @@ def _delete_set(ctx: StorageContext, ids: list[int], *, ddl: bool, strategy: str
     with ctx.transaction() as conn:
         state = CLOSURE.before_delete(conn, ids)
         watermark = state.watermark if state is not None else 0
-        outcome = bulk_delete.delete(ctx, conn, ids, watermark, ddl=ddl, strategy=strategy)
+        outcome = bulk_delete.delete(ctx, conn, ids, watermark, ddl=ddl, strategy=strategy, filled=filled)
         if state is not None:
             CLOSURE.after_delete(conn, state, ids, outcome.links_below)
     LOGGER.info("deleted %d node(s) with the %s strategy", len(ids), outcome.strategy)
@@ -111,28 +114,30 @@ def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> D
     """
     directions = rules.resolve(rules.DELETE, toggles)
     ids = rules.check_pks(pks)
-    with ctx.connection() as conn:
+    with ctx.transaction() as conn:  # (for the transaction-local jit setting)
         return _plan(conn, ids, directions)
 
 
-def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions) -> DeletionPlan:
-    existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_nodes", {"ids": ids})}
-    missing = [pk for pk in ids if pk not in existing]
+def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, into_table: bool = False) -> DeletionPlan:
+    """The traversal; start ids it does not reach are the missing ones (it starts from the existing nodes).
+
+    ``into_table``: the reached ids also fill the deletion's temporary table (graph/bulk_traverse_into).
+    """
+    reached: set[int] = set()
+    if into_table:
+        db.run(conn, "graph/bulk_ids_create")
+    if ids:
+        params = {
+            "ids": ids, "group_ids": [], "forward": list(directions.forward), "backward": list(directions.backward)
+        }  # fmt: skip
+        # The recursive statement's estimate (millions of rows) triggers JIT compilation: 170 ms of a 400 ms walk of
+        # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
+        with bulk_delete.local_setting(conn, "jit", "off"):
+            name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
+            reached = {int(r[0]) for r in db.all_rows(conn, name, params)}
+    missing = [pk for pk in ids if pk not in reached]
     if missing:
         LOGGER.warning("skipping %d node(s) that do not exist: %s", len(missing), missing[:20])
-    reached: set[int] = set()
-    if existing:
-        rows = db.all_rows(
-            conn,
-            "graph/traverse",
-            {
-                "ids": sorted(existing),
-                "group_ids": [],
-                "forward": list(directions.forward),
-                "backward": list(directions.backward),
-            },
-        )
-        reached = {int(r[0]) for r in rows}
     return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
 
 
@@ -172,15 +177,16 @@ def delete_nodes_using(
     if strategy is not None and strategy not in bulk_delete.STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(bulk_delete.STRATEGIES)} or None, got {strategy!r}")
     if dry_run is True:
-        with ctx.connection() as conn:
+        with ctx.transaction() as conn:  # (for the transaction-local jit setting)
             return _plan(conn, ids, directions).pks
     # DDL only in a transaction opened here for this deletion alone (its locks end with it).
     own = ctx.owns_transactions and not ctx.in_transaction
     with ctx.transaction() as conn:
-        plan = _plan(conn, ids, directions)
-        if callable(dry_run) and dry_run(set(plan.pks)):
+        plan = _plan(conn, ids, directions, into_table=True)
+        if not plan.pks or (callable(dry_run) and dry_run(set(plan.pks))):
+            db.run(conn, "graph/bulk_ids_drop")
             return plan.pks
-        _delete_set(ctx, sorted(plan.pks), ddl=own, strategy=strategy)
+        _delete_set(ctx, sorted(plan.pks), ddl=own, strategy=strategy, filled=True)
     return plan.pks
 
 
