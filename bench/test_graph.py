@@ -38,7 +38,7 @@ import psycopg
 import pytest
 
 from bench.conftest import _storage
-from fastdos import graph, rules
+from fastdos import bulk_delete, graph, rules
 from fastdos.backend import Backend
 from tests.conftest import PgServer, create_database, drop_database, link_new_container, make_profile
 from tests.test_graph import build
@@ -220,6 +220,27 @@ def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Conn
     benchmark.extra_info.update(nodes=N, graph="wide")
     _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: wide(bench_conn)[0],
                   lambda start: 3 * len(start), tmp_path)
+
+
+@pytest.mark.parametrize("deleted", [30, 300, 600, 1200, 3000])
+@pytest.mark.parametrize("strategy", list(bulk_delete.STRATEGIES))
+def test_delete_threshold(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, strategy: str,
+                          deleted: int) -> None:
+    """Small deletions (W, C, o of deleted/3 work chains of the wide graph) per forced strategy: where the fixed
+    cost of the set-wise strategies (lock record, catalog reads, temporary table) is paid back
+    (bulk_delete.MIN_BULK_NODES)."""
+    state: dict[str, list[int]] = {}
+
+    def prepare() -> None:
+        clear(bench_conn)
+        state["start"] = wide(bench_conn)[0][: deleted // 3]
+
+    def run() -> set[int]:
+        return graph.delete_nodes_using(bench_backend.context, state["start"], strategy)
+
+    result = benchmark.pedantic(run, setup=prepare, rounds=3, iterations=1)
+    assert len(result) == deleted
+    benchmark.extra_info.update(nodes=N, deleted=deleted, load=os.getloadavg())
 
 
 # --- a large deletion: 10^5 of 10^6 nodes, beside aiida-core's backend call ----------------------------------

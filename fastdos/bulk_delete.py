@@ -62,11 +62,12 @@ AIIDA_REFERENCES = frozenset(
     }
 )
 
-# Below this many nodes the plain path is used without looking further. Its triggers cost ~20 us per node
-# (bench/notes/graph.md#bulk-deletion); the set-wise strategies add a fixed ~4-6 ms (exclusive lock record,
-# catalog reads, temporary table, ANALYZE), so they win from a few hundred nodes on. Measured on the wide graph:
-# 300 nodes plain 9.6 ms / replica 9.9 ms, 3 000 nodes 75 ms / 29 ms.
-MIN_BULK_NODES = 300
+# Below this many nodes the plain path is used without looking further. Its triggers cost ~60-75 us per node
+# under load; the set-wise strategies add ~25 round trips (exclusive lock record, catalog reads, temporary
+# table, checks: ~10-30 ms). bench/test_graph.py::test_delete_threshold, wide graph, PG 15, load 4-5, min of 3
+# (bench/notes/graph.md#bulk-deletion): 600 nodes plain 44 ms / replica 81 ms / constraints 63 ms; 1 200 nodes
+# 91 / 43 / 63 ms; 3 000 nodes 220 / 115 / 83 ms.
+MIN_BULK_NODES = 1000
 
 # The constraints strategy pays one VALIDATE join per key over the whole of db_dblink and db_dbnode (~0.3 us per
 # row: 1.35 s at 1.2*10^6 links and 10^6 nodes) instead of a cost per deleted node. Deleted nodes as a fraction

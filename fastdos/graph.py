@@ -181,12 +181,17 @@ def delete_nodes_using(
             return _plan(conn, ids, directions).pks
     # DDL only in a transaction opened here for this deletion alone (its locks end with it).
     own = ctx.owns_transactions and not ctx.in_transaction
+    # From this many start nodes the deletion is set-wise anyway: the walk writes the ids into its temporary
+    # table (saves sending 3*10^4 ids back: 35-60 ms on the wide graph); below, the table's 1-2 ms of DDL is
+    # not spent before the size is known.
+    filled = len(ids) >= bulk_delete.MIN_BULK_NODES
     with ctx.transaction() as conn:
-        plan = _plan(conn, ids, directions, into_table=True)
+        plan = _plan(conn, ids, directions, into_table=filled)
         if not plan.pks or (callable(dry_run) and dry_run(set(plan.pks))):
-            db.run(conn, "graph/bulk_ids_drop")
+            if filled:
+                db.run(conn, "graph/bulk_ids_drop")
             return plan.pks
-        _delete_set(ctx, sorted(plan.pks), ddl=own, strategy=strategy, filled=True)
+        _delete_set(ctx, sorted(plan.pks), ddl=own, strategy=strategy, filled=filled)
     return plan.pks
 
 

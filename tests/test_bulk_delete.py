@@ -170,7 +170,7 @@ def test_large_deletion_chooses_by_size(backend: Backend, conn: psycopg.Connecti
                                         caplog: pytest.LogCaptureFixture) -> None:
     """Most of the graph in delete_nodes' own transaction: constraints; a few hundred nodes of a large graph
     inside a caller's transaction: replica (superuser) or plain; never DDL there."""
-    all_ids = seed(conn, graphs=40)
+    all_ids = seed(conn, graphs=60)
     conn.execute("ANALYZE db_dbnode")
     everything = [i for ids in all_ids for i in ids]
     assert len(everything) >= 2 * bulk_delete.MIN_BULK_NODES
@@ -189,6 +189,21 @@ def test_large_deletion_chooses_by_size(backend: Backend, conn: psycopg.Connecti
     assert conn.execute("SELECT count(*) FROM db_dbnode").fetchone()[0] == 0  # type: ignore[index]
     assert snapshot(conn)["foreign_keys"] == before["foreign_keys"]
     assert backend.check_integrity().ok
+
+
+def test_callable_dry_run_on_a_large_start_set(backend: Backend, conn: psycopg.Connection) -> None:
+    """From MIN_BULK_NODES start nodes the walk fills the temporary table; a callable that stops the deletion
+    leaves neither rows deleted nor the table behind (checked inside the caller's transaction)."""
+    everything = [i for ids in seed(conn, graphs=40) for i in ids]
+    start = everything[: bulk_delete.MIN_BULK_NODES + 10]
+    before = snapshot(conn)
+    seen: list[set[int]] = []
+    with backend.transaction() as tx:
+        gone = graph.delete_nodes(backend.context, start, dry_run=lambda pks: seen.append(pks) or True)
+        assert tx.execute("SELECT to_regclass('pg_temp.fastdos_delete_ids')").fetchone() == (None,)
+    assert seen == [gone] and snapshot(conn) == before
+    assert graph.delete_nodes(backend.context, start, dry_run=lambda pks: False) == gone
+    assert snapshot(conn) == expected_after(before, gone)
 
 
 def test_other_backend_on_the_profile_means_plain(profile: Profile, backend: Backend, conn: psycopg.Connection,
