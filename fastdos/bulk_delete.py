@@ -69,15 +69,19 @@ AIIDA_REFERENCES = frozenset(
 # 91 / 43 / 63 ms; 3 000 nodes 220 / 115 / 83 ms.
 MIN_BULK_NODES = 1000
 
-# The constraints strategy pays one VALIDATE join per key over the whole of db_dblink and db_dbnode (~0.3 us per
-# row: 1.35 s at 1.2*10^6 links and 10^6 nodes) instead of a cost per deleted node. Deleted nodes as a fraction
-# of db_dbnode's rows from which it beats the other two (bench/notes/graph.md#bulk-deletion, 10^6-node storage):
-# against plain (~20 us per node) from ~3-5 % (1 %: 1.38 s vs 0.23 s; 10 %: 2.35 s vs 4.8 s); against replica,
-# whose check costs ~1-2 us per deleted node, only when most of the graph goes (30 %: 1.61 s vs 1.32 s; 75 %:
-# 2.77 s vs 4.18 s; wide graph of 4*10^4 nodes, 75 %: 79 ms vs 119 ms).
-CONSTRAINTS_OVER_PLAIN = 0.05
-CONSTRAINTS_OVER_REPLICA = 0.5
-
+# What the strategies cost beyond deleting the rows (PG 15, bench/notes/graph.md#bulk-deletion), for choose():
+# * plain: the per-row triggers, ~20 us per deleted node on a quiet machine (10^5 of 10^6 nodes: 4.5 s plain
+#   against 0.5 s set-wise);
+# * replica: its dangling check, ~1.8 us per deleted node (177 ms for 10^5, 494 ms for 3*10^5, 1.37 s for
+#   7.5*10^5 nodes);
+# * constraints: the DDL of five keys and the plan invalidations it causes, ~80 ms (wide graph, 3*10^4 of 4*10^4
+#   nodes: 344 ms against 306 ms with replica, whose check is ~50 ms there), plus VALIDATE, one join per key over
+#   what stays of db_dblink and db_dbnode: ~0.6 us per surviving row for both link keys together (1.34 s for
+#   1.23*10^6 links and 0.99*10^6 nodes; 0.79 s for 0.75*10^6 and 0.7*10^6).
+PLAIN_US_PER_NODE = 20.0
+REPLICA_CHECK_US_PER_NODE = 1.8
+CONSTRAINTS_FIXED_US = 80_000.0
+VALIDATE_US_PER_ROW = 0.6
 # How long the constraints strategy waits for its ACCESS EXCLUSIVE locks before it gives up for the plain path
 # (a session outside fastdos reading the tables); meanwhile every new reader queues behind the request.
 DDL_LOCK_TIMEOUT = "1s"
@@ -114,16 +118,15 @@ class Outcome:
     links_below: int
 
 
-def choose(nodes: int, table_rows: int, replica: bool, constraints: bool) -> str:
-    """The strategy for deleting ``nodes`` of a ``db_dbnode`` estimated at ``table_rows`` (-1: unknown).
-
-    ``replica`` and ``constraints`` say whether those strategies are allowed here; see the constants.
-    """
+def choose(nodes: int, node_rows: int, link_rows: int, replica: bool, constraints: bool) -> str:
+    """The strategy for deleting ``nodes`` from tables estimated at ``node_rows`` nodes and ``link_rows`` links
+    (-1: never analysed), by the costs above; ``replica`` and ``constraints``: whether those are allowed here."""
     if nodes < MIN_BULK_NODES:
         return PLAIN
-    if constraints and table_rows > 0:
-        fraction = nodes / max(table_rows, nodes)
-        if fraction >= (CONSTRAINTS_OVER_REPLICA if replica else CONSTRAINTS_OVER_PLAIN):
+    other = REPLICA_CHECK_US_PER_NODE * nodes if replica else PLAIN_US_PER_NODE * nodes
+    if constraints and node_rows >= 0 and link_rows >= 0:
+        surviving = max(node_rows - nodes, 0) + link_rows * max(node_rows - nodes, 0) / max(node_rows, 1)
+        if CONSTRAINTS_FIXED_US + VALIDATE_US_PER_ROW * surviving < other:
             return CONSTRAINTS
     return REPLICA if replica else PLAIN
 
@@ -169,9 +172,9 @@ def _delete(
         replica = _replica_allowed(conn, references)
         row = db.one(conn, "graph/bulk_table_rows")
         assert row is not None
-        table_rows, node_table_owned = int(row[0]), bool(row[1])
+        node_rows, link_rows, node_table_owned = int(row[0]), int(row[1]), bool(row[2])
         constraints = ddl and node_table_owned and all(r.owned and r.validated for r in references)
-        wanted = strategy or choose(len(ids), table_rows, replica, constraints)
+        wanted = strategy or choose(len(ids), node_rows, link_rows, replica, constraints)
         if wanted == CONSTRAINTS and constraints:
             below = _with_constraints(conn, ids, watermark, references, filled)
             if below is not None:
