@@ -289,7 +289,7 @@ def _with_constraints(
     """The constraints strategy; None when its locks cannot be had in time (nothing changed then)."""
     previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": "lock_timeout"}))
     try:
-        with db.savepoint(conn, "graph/bulk_drop_constraints"):
+        with db.savepoint(conn, "bulk-delete/drop-constraints"):
             _set_local(conn, "lock_timeout", DDL_LOCK_TIMEOUT)
             for ref in references:
                 db.run(
