@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -222,6 +223,29 @@ def test_other_backend_on_the_profile_means_plain(profile: Profile, backend: Bac
         graph.delete_nodes_using(backend.context, start, "constraints")
     assert strategy_ran(caplog) == "plain"
     assert snapshot(conn) == expected_after(before, gone)
+
+
+def test_constraints_give_way_to_a_reader(profile: Profile, backend: Backend, conn: psycopg.Connection,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A session outside fastdos reading db_dblog in an open transaction: the DDL waits DDL_LOCK_TIMEOUT for its
+    lock, gives up, and the deletion goes on without it (replica where allowed, else plain)."""
+    all_ids = seed(conn)
+    start = starts(all_ids)
+    gone = backend.delete_nodes(start, dry_run=True)
+    before = snapshot(conn)
+    superuser = conn.execute("SELECT current_setting('is_superuser')").fetchone()[0] == "on"  # type: ignore[index]
+    with psycopg.connect(profile.conninfo()) as reader:
+        reader.execute("SELECT count(*) FROM db_dblog")  # holds ACCESS SHARE until its transaction ends
+        started = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="fastdos.graph"):
+            graph.delete_nodes_using(backend.context, start, "constraints")
+        waited = time.monotonic() - started
+        reader.rollback()
+    assert strategy_ran(caplog) == ("replica" if superuser else "plain")
+    assert any("cannot drop the foreign keys now" in r.getMessage() for r in caplog.records)
+    assert waited >= 0.9
+    assert snapshot(conn) == expected_after(before, gone)
+    assert session_settings(backend) == ("origin", "0")
 
 
 def test_foreign_trigger_disables_replica(backend: Backend, conn: psycopg.Connection,
