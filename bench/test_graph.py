@@ -13,15 +13,24 @@ Workloads (``FASTDOS_BENCH_N``, default 10^4):
   ``W -return-> o``; delete from all work chains (W, C, o go; the inputs stay).
 * ancestors/descendants on both graphs from 1 and from 10^3 start nodes (recursive statement; on the wide
   graph also through the closure table).
+* large (``FASTDOS_BENCH_LARGE=1``): a wide graph of 10^6 nodes (``FASTDOS_BENCH_LARGE_NODES``); 10^5 of them
+  (the W, C, o of the first work chains) deleted with ``delete_nodes_and_connections`` beside aiida-core's
+  backend ``delete_nodes_and_connections``, each on its own copy of the same database.
+
+Deletion methods: ``fastdos`` chooses its strategy by size (fastdos/bulk_delete.py; ``extra_info["strategy"]``);
+``fastdos_plain`` forces the four array statements with PostgreSQL's per-row foreign-key triggers, i.e. the
+path before bench/notes/graph.md#bulk-deletion; ``fastdos_replica`` / ``fastdos_constraints`` force the others.
 
 Run: ``.venv/bin/python -m pytest bench/test_graph.py --benchmark-enable --benchmark-only``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,9 +38,9 @@ import psycopg
 import pytest
 
 from bench.conftest import _storage
-from fastdos import rules
+from fastdos import bulk_delete, graph, rules
 from fastdos.backend import Backend
-from tests.conftest import PgServer
+from tests.conftest import PgServer, create_database, drop_database, link_new_container, make_profile
 from tests.test_graph import build
 from tests.test_graph_aiida import AIIDA_PYTHON, run_graph_op
 
@@ -138,6 +147,31 @@ def hop_by_hop_descendants(conn: psycopg.Connection, start: list[int], types: tu
 # --- deletion ---------------------------------------------------------------------------------------------------
 
 
+class _StrategyLog(logging.Handler):
+    """The strategy fastdos' deletion reports (``deleted N node(s) with the X strategy``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.strategies: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("deleted") and message.endswith(" strategy"):
+            self.strategies.append(message.rsplit(" ", 2)[1])
+
+    def __enter__(self) -> _StrategyLog:
+        logger = logging.getLogger("fastdos.graph")
+        self.level_before = logger.level
+        logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger("fastdos.graph")
+        logger.removeHandler(self)
+        logger.setLevel(self.level_before)
+
+
 def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method: str,
                   setup: Callable[[], list[int]], expected: Callable[[list[int]], int], tmp_path: Path) -> None:
     state: dict[str, list[int]] = {}
@@ -150,7 +184,12 @@ def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method:
 
     def run() -> set[int]:
         if method == "fastdos":
-            return backend.delete_nodes(state["start"], dry_run=False)
+            with _StrategyLog() as log:
+                result = backend.delete_nodes(state["start"], dry_run=False)
+            benchmark.extra_info["strategy"] = log.strategies
+            return result
+        if method.startswith("fastdos_"):
+            return graph.delete_nodes_using(backend.context, state["start"], method.split("_", 1)[1])
         if method == "aiida":
             # The real aiida-core delete_nodes on the same database; the benchmark's time includes the
             # interpreter start and profile load (~2-3 s), extra_info holds the delete_nodes call alone.
@@ -160,10 +199,13 @@ def _delete_bench(benchmark, backend: Backend, conn: psycopg.Connection, method:
             return set(result["pks"])
         return hop_by_hop_delete(conn, state["start"])
 
-    rounds = 3 if method == "fastdos" else 1
-    result = benchmark.pedantic(run, setup=prepare, rounds=rounds, iterations=1)
+    # fastdos: one warm-up round (the first deletion of a run paid 0.2-0.5 s more, whichever strategy came first:
+    # bench/notes/graph.md#bulk-deletion); aiida-core's figure is its call alone, after its imports and profile load.
+    rounds, warmup = (3, 1) if method.startswith("fastdos") else (1, 0)
+    result = benchmark.pedantic(run, setup=prepare, rounds=rounds, iterations=1, warmup_rounds=warmup)
     assert len(result) == expected(state["start"])
     assert conn.execute("SELECT count(*) FROM db_dbnode").fetchone()[0] == N - len(result)  # type: ignore[index]
+    benchmark.extra_info["load"] = os.getloadavg()
 
 
 @pytest.mark.parametrize("method", ["fastdos", "hop_by_hop", "aiida"])
@@ -174,12 +216,103 @@ def test_delete_chain(benchmark, bench_backend: Backend, bench_conn: psycopg.Con
                   tmp_path)
 
 
-@pytest.mark.parametrize("method", ["fastdos", "hop_by_hop", "aiida"])
+@pytest.mark.parametrize("method", ["fastdos", "fastdos_plain", "fastdos_replica", "hop_by_hop", "aiida"])
 def test_delete_wide(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, method: str,
                      tmp_path: Path) -> None:
     benchmark.extra_info.update(nodes=N, graph="wide")
     _delete_bench(benchmark, bench_backend, bench_conn, method, lambda: wide(bench_conn)[0],
                   lambda start: 3 * len(start), tmp_path)
+
+
+@pytest.mark.parametrize("deleted", [30, 300, 600, 1200, 3000])
+@pytest.mark.parametrize("strategy", list(bulk_delete.STRATEGIES))
+def test_delete_threshold(benchmark, bench_backend: Backend, bench_conn: psycopg.Connection, strategy: str,
+                          deleted: int) -> None:
+    """Small deletions (W, C, o of deleted/3 work chains of the wide graph) per forced strategy: where the fixed
+    cost of the set-wise strategies (lock record, catalog reads, temporary table) is paid back
+    (bulk_delete.MIN_BULK_NODES)."""
+    state: dict[str, list[int]] = {}
+
+    def prepare() -> None:
+        clear(bench_conn)
+        state["start"] = wide(bench_conn)[0][: deleted // 3]
+
+    def run() -> set[int]:
+        return graph.delete_nodes_using(bench_backend.context, state["start"], strategy)
+
+    result = benchmark.pedantic(run, setup=prepare, rounds=3, iterations=1)
+    assert len(result) == deleted
+    benchmark.extra_info.update(nodes=N, deleted=deleted, load=os.getloadavg())
+
+
+# --- a large deletion: 10^5 of 10^6 nodes, beside aiida-core's backend call ----------------------------------
+
+LARGE = os.environ.get("FASTDOS_BENCH_LARGE") == "1"
+LARGE_NODES = int(os.environ.get("FASTDOS_BENCH_LARGE_NODES", "1000000"))
+
+
+@pytest.fixture(scope="module")
+def large_storage(pg_server: PgServer, template_db: str,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[int]]]:
+    """A database with the wide graph of LARGE_NODES nodes (no connection left open, so it can be copied),
+    its repository folder, and the ids to delete: W, C, o of the first LARGE_NODES / 30 work chains."""
+    name = f"fastdos_bench_large_{uuid.uuid4().hex[:8]}"
+    create_database(pg_server, name, template=template_db)
+    root = tmp_path_factory.mktemp("large")
+    prof = link_new_container(make_profile(pg_server, name, root / "repo"))
+    try:
+        with psycopg.connect(prof.conninfo(), autocommit=True) as conn:
+            works, _ = wide(conn, LARGE_NODES)
+            conn.execute("VACUUM ANALYZE")
+        chains = LARGE_NODES // 30
+        yield name, root / "repo", sorted(w + k for w in works[:chains] for k in range(3))
+    finally:
+        drop_database(pg_server, name)
+
+
+@pytest.mark.skipif(not LARGE, reason="set FASTDOS_BENCH_LARGE=1 (builds a 10^6-node storage)")
+@pytest.mark.parametrize("method", ["fastdos", "fastdos_plain", "fastdos_constraints", "aiida"])
+def test_delete_large(benchmark, pg_server: PgServer, large_storage: tuple[str, Path, list[int]], method: str,
+                      tmp_path: Path) -> None:
+    """10^5 nodes by id (no traversal) from a 10^6-node storage; every method on its own copy of it.
+
+    ``fastdos``: ``delete_nodes_and_connections`` inside ``transaction()`` (a caller's transaction: no DDL, so
+    the replica strategy where the role may set it); ``fastdos_constraints``: ``delete_nodes_using`` of the
+    same ids, which expands them by the rules first (the same set here) in its own transaction, forcing the
+    dropped-and-validated keys; ``aiida``: aiida-core's backend ``delete_nodes_and_connections`` in its venv,
+    time of the call and its transaction (``extra_info``)."""
+    if method == "aiida" and not AIIDA_PYTHON.exists():
+        pytest.skip(f"aiida-core reference venv missing ({AIIDA_PYTHON})")
+    base, repository, ids = large_storage
+    copy = f"{base}_{method}"
+    create_database(pg_server, copy, template=base)
+    prof = make_profile(pg_server, copy, repository)
+    try:
+        with Backend(prof) as backend, psycopg.connect(prof.conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT count(*) FROM db_dbnode; SELECT count(*) FROM db_dblink")  # warm the cache alike
+
+            def run() -> None:
+                if method == "aiida":
+                    result = run_graph_op("delete_connections", prof, tmp_path, pks=ids)
+                    benchmark.extra_info["aiida_delete_nodes_and_connections_s"] = result["seconds"]
+                elif method == "fastdos_constraints":
+                    with _StrategyLog() as log:
+                        graph.delete_nodes_using(backend.context, ids, "constraints")
+                    benchmark.extra_info["strategy"] = log.strategies
+                else:
+                    with _StrategyLog() as log, backend.transaction():
+                        strategy = None if method == "fastdos" else "plain"
+                        graph.delete_nodes_and_connections(backend.context, ids, strategy=strategy)
+                    benchmark.extra_info["strategy"] = log.strategies
+
+            benchmark.pedantic(run, rounds=1, iterations=1)
+            left = conn.execute("SELECT count(*) FROM db_dbnode").fetchone()[0]  # type: ignore[index]
+            assert left == LARGE_NODES - len(ids)
+            benchmark.extra_info.update(nodes=LARGE_NODES, deleted=len(ids), load=os.getloadavg())
+            if method.startswith("fastdos"):
+                assert backend.check_integrity(repository=False).ok
+    finally:
+        drop_database(pg_server, copy)
 
 
 # --- ancestors / descendants ----------------------------------------------------------------------------------

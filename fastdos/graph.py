@@ -8,11 +8,11 @@ group memberships, links by input, links by output and the nodes, one set-wise s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import db, integrity, rules
+from . import bulk_delete, db, integrity, rules
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
 from .errors import ClosureError
 
@@ -66,36 +66,44 @@ def _check_max_depth(max_depth: object) -> int | None:
 # --- deletion ----------------------------------------------------------------------------------------
 
 
-def delete_nodes_and_connections(ctx: StorageContext, pks: Iterable[int]) -> None:
-    """Delete the nodes ``pks`` with their group memberships and links, without any graph traversal.
+def delete_nodes_and_connections(ctx: StorageContext, pks: Iterable[int], *, strategy: str | None = None) -> None:
+    """Delete the nodes ``pks`` with their group memberships, links, comments and logs, without any traversal.
 
-    Must run inside :meth:`transaction` (aiida-core's contract). Four statements, each against the whole
-    id set passed as one array: group memberships, links by input, links by output, nodes; comments and
-    logs follow by their ``ON DELETE CASCADE``. Repository objects stay until ``maintain``. Ids that do
-    not exist are ignored. When the closure table is installed its rows for these nodes go in the same
-    transaction.
+    Must run inside :meth:`transaction` (aiida-core's contract). Small sets: four statements, each against the
+    whole id set passed as one array (group memberships, links by input, links by output, nodes; comments and
+    logs follow by their ``ON DELETE CASCADE``). Large sets, while this process can hold the profile's
+    exclusive lock: every dependent row set-wise without PostgreSQL's per-row foreign-key triggers
+    (:mod:`fastdos.bulk_delete`; inside a caller's transaction never with DDL). Repository objects stay until
+    ``maintain``. Ids that do not exist are ignored. When the closure table is installed its rows for these
+    nodes go in the same transaction. ``strategy`` forces one of :data:`fastdos.bulk_delete.STRATEGIES`
+    where it is allowed (benchmarks); None chooses by size.
 
     :raises AssertionError: outside a transaction.
-    :raises TypeError, ValueError: an id that is not an int ≥ 1.
+    :raises TypeError, ValueError: an id that is not an int ≥ 1, an unknown strategy.
     """
     if not ctx.in_transaction:
         raise AssertionError("Cannot delete nodes and links outside a transaction")
-    ids = rules.check_pks(pks)
+    _delete_set(ctx, rules.check_pks(pks), ddl=False, strategy=strategy)
+
+
+def _delete_set(ctx: StorageContext, ids: list[int], *, ddl: bool, strategy: str | None, filled: bool = False) -> str:
+    """Delete ``ids`` and their connections in a savepoint; the strategy that ran.
+
+    ``filled``: the deletion's temporary table already holds ``ids`` (:func:`_plan` with ``into_table``).
+    """
+    if strategy is not None and strategy not in bulk_delete.STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(bulk_delete.STRATEGIES)} or None, got {strategy!r}")
     if not ids:
-        return
+        return bulk_delete.PLAIN
     # A savepoint: a failure halfway rolls back this deletion only, whatever the caller does next.
     with ctx.transaction() as conn:
         state = CLOSURE.before_delete(conn, ids)
         watermark = state.watermark if state is not None else 0
-        db.run(conn, "graph/delete_group_memberships", {"ids": ids})
-        links_below = 0
-        for name in ("graph/delete_links_by_input", "graph/delete_links_by_output"):
-            row = db.one(conn, name, {"ids": ids, "watermark": watermark})
-            assert row is not None
-            links_below += int(row[0])
-        db.run(conn, "graph/delete_nodes", {"ids": ids})
+        outcome = bulk_delete.delete(ctx, conn, ids, watermark, ddl=ddl, strategy=strategy, filled=filled)
         if state is not None:
-            CLOSURE.after_delete(conn, state, ids, links_below)
+            CLOSURE.after_delete(conn, state, ids, outcome.links_below)
+    LOGGER.info("deleted %d node(s) with the %s strategy", len(ids), outcome.strategy)
+    return outcome.strategy
 
 
 def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> DeletionPlan:
@@ -106,28 +114,30 @@ def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> D
     """
     directions = rules.resolve(rules.DELETE, toggles)
     ids = rules.check_pks(pks)
-    with ctx.connection() as conn:
+    with ctx.transaction() as conn:  # (for the transaction-local jit setting)
         return _plan(conn, ids, directions)
 
 
-def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions) -> DeletionPlan:
-    existing = {int(r[0]) for r in db.all_rows(conn, "graph/existing_nodes", {"ids": ids})}
-    missing = [pk for pk in ids if pk not in existing]
+def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, into_table: bool = False) -> DeletionPlan:
+    """The traversal; start ids it does not reach are the missing ones (it starts from the existing nodes).
+
+    ``into_table``: the reached ids also fill the deletion's temporary table (graph/bulk_traverse_into).
+    """
+    reached: set[int] = set()
+    if into_table:
+        db.run(conn, "graph/bulk_ids_create")
+    if ids:
+        params = {
+            "ids": ids, "group_ids": [], "forward": list(directions.forward), "backward": list(directions.backward)
+        }  # fmt: skip
+        # The recursive statement's estimate (millions of rows) triggers JIT compilation: 170 ms of a 400 ms walk of
+        # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
+        with bulk_delete.local_setting(conn, "jit", "off"):
+            name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
+            reached = {int(r[0]) for r in db.all_rows(conn, name, params)}
+    missing = [pk for pk in ids if pk not in reached]
     if missing:
         LOGGER.warning("skipping %d node(s) that do not exist: %s", len(missing), missing[:20])
-    reached: set[int] = set()
-    if existing:
-        rows = db.all_rows(
-            conn,
-            "graph/traverse",
-            {
-                "ids": sorted(existing),
-                "group_ids": [],
-                "forward": list(directions.forward),
-                "backward": list(directions.backward),
-            },
-        )
-        reached = {int(r[0]) for r in rows}
     return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
 
 
@@ -138,26 +148,50 @@ def delete_nodes(ctx: StorageContext, pks: Iterable[int], dry_run: DryRun = True
     set; it may also be a callable that receives the set and returns True to stop before deleting.
     Missing ids are logged as a warning and skipped (:meth:`plan_deletion` returns them). The expansion
     and the deletion run in one transaction, so the set deleted is the set computed, and an error leaves
-    the storage as it was.
+    the storage as it was. When that transaction is this call's own, a large deletion may drop and restore
+    the foreign keys (:mod:`fastdos.bulk_delete`).
 
     :raises fastdos.errors.ValidationError: an unknown rule name.
     :raises ValueError: a rule that is not toggleable, a non-bool rule value, an id below 1.
     :raises TypeError: an id that is not an int.
     """
+    return delete_nodes_using(ctx, pks, None, dry_run, toggles)
+
+
+def delete_nodes_using(
+    ctx: StorageContext,
+    pks: Iterable[int],
+    strategy: str | None,
+    dry_run: DryRun = False,
+    toggles: Mapping[str, bool] | None = None,
+) -> set[int]:
+    """:func:`delete_nodes` with the deletion strategy forced where it is allowed (benchmarks; None: by size).
+
+    :raises ValueError: ``strategy`` is not one of :data:`fastdos.bulk_delete.STRATEGIES` or None.
+    """
+    toggles = dict(toggles or {})
     directions = rules.resolve(rules.DELETE, toggles)
     ids = rules.check_pks(pks)
     if not isinstance(dry_run, bool) and not callable(dry_run):
         raise TypeError(f"dry_run must be a bool or a callable, got {dry_run!r}")
+    if strategy is not None and strategy not in bulk_delete.STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(bulk_delete.STRATEGIES)} or None, got {strategy!r}")
     if dry_run is True:
-        with ctx.connection() as conn:
+        with ctx.transaction() as conn:  # (for the transaction-local jit setting)
             return _plan(conn, ids, directions).pks
+    # DDL only in a transaction opened here for this deletion alone (its locks end with it).
+    own = ctx.owns_transactions and not ctx.in_transaction
+    # From this many start nodes the deletion is set-wise anyway: the walk writes the ids into its temporary
+    # table (saves sending 3*10^4 ids back: 35-60 ms on the wide graph); below, the table's 1-2 ms of DDL is
+    # not spent before the size is known.
+    filled = len(ids) >= bulk_delete.MIN_BULK_NODES
     with ctx.transaction() as conn:
-        plan = _plan(conn, ids, directions)
-        if callable(dry_run) and dry_run(set(plan.pks)):
+        plan = _plan(conn, ids, directions, into_table=filled)
+        if not plan.pks or (callable(dry_run) and dry_run(set(plan.pks))):
+            if filled:
+                db.run(conn, "graph/bulk_ids_drop")
             return plan.pks
-        if plan.pks:
-            delete_nodes_and_connections(ctx, sorted(plan.pks))
-    LOGGER.info("deleted %d node(s)", len(plan.pks))
+        _delete_set(ctx, sorted(plan.pks), ddl=own, strategy=strategy, filled=filled)
     return plan.pks
 
 

@@ -12,6 +12,8 @@ alone (the interpreter start, imports and profile load are not counted).
 Operations:
   delete       ``aiida.tools.graph.deletions.delete_nodes(pks, dry_run, **rules)`` -> {"pks", "deleted", "seconds"};
                with ``"requests": [{"pks", "rules"}, ...]`` instead, one dry run each -> {"results": [pks, ...]}
+  delete_connections  the storage backend's ``delete_nodes_and_connections(pks)`` inside its ``transaction()``
+               (no traversal) -> {"nodes" left, "seconds"}
   descendants  ``QueryBuilder`` ``with_ancestors`` from ``pks`` (aiida's ancestors/descendants query), or
                ``with_descendants`` when ``"direction": "ancestors"`` -> {"pks", "seconds"}
   validate     ``PsqlDosBackend(profile)`` (storage validation) + ``get_info`` -> {"nodes"}
@@ -50,6 +52,21 @@ def op_delete(args: dict[str, Any]) -> dict[str, Any]:
         pks, deleted = delete_nodes(args["pks"], dry_run=args.get("dry_run", True), **args.get("rules", {}))
         seconds = time.perf_counter() - started
         return {"pks": sorted(pks), "deleted": deleted, "seconds": seconds}
+    finally:
+        manager.unload_profile()
+
+
+def op_delete_connections(args: dict[str, Any]) -> dict[str, Any]:
+    from aiida import orm
+
+    manager = _loaded(args)
+    try:
+        storage = manager.get_profile_storage()
+        started = time.perf_counter()
+        with storage.transaction():
+            storage.delete_nodes_and_connections(args["pks"])
+        seconds = time.perf_counter() - started
+        return {"nodes": orm.QueryBuilder(backend=storage).append(orm.Node).count(), "seconds": seconds}
     finally:
         manager.unload_profile()
 
@@ -94,7 +111,13 @@ def op_clear(args: dict[str, Any]) -> dict[str, Any]:
         storage.close()
 
 
-OPERATIONS = {"delete": op_delete, "descendants": op_descendants, "validate": op_validate, "clear": op_clear}
+OPERATIONS = {
+    "delete": op_delete,
+    "delete_connections": op_delete_connections,
+    "descendants": op_descendants,
+    "validate": op_validate,
+    "clear": op_clear,
+}
 
 
 def main(argv: list[str]) -> int:

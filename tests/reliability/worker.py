@@ -87,6 +87,24 @@ def delete(backend: Backend, args: dict[str, Any]) -> None:
     say("DONE")
 
 
+def bulk_delete(backend: Backend, args: dict[str, Any]) -> None:
+    """delete_nodes with a forced strategy; just before the statement ``wait_before`` its session waits for an
+    advisory lock the parent holds, so the kill lands mid-statement, halfway through the deletion."""
+    from fastdos import db, graph
+
+    execute = db.execute
+
+    def waiting(conn: Any, name: str, *rest: Any, **kw: Any) -> Any:
+        if name == args["wait_before"]:
+            say("READY")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (args["lock_key"],))
+        return execute(conn, name, *rest, **kw)
+
+    db.execute = waiting  # type: ignore[assignment]
+    graph.delete_nodes_using(backend.context, args["ids"], args["strategy"])
+    say("DONE")
+
+
 def maintain(backend: Backend, args: dict[str, Any]) -> None:
     """maintain(full=True), stopping at the n-th progress callback (mid-pack or mid-repack)."""
     calls = 0
@@ -187,6 +205,7 @@ SCENARIOS = {
     "insert_big": insert_big,
     "update": update,
     "delete": delete,
+    "bulk_delete": bulk_delete,
     "maintain": maintain,
     "backup": backup,
     "hold": hold,
