@@ -1,0 +1,390 @@
+"""Read replicas: which server a read runs on, decided in one place (docs/replicas.md).
+
+:class:`fastdos.Backend` opens two contexts when its profile lists replicas (:mod:`fastdos.replica_config`):
+
+* :class:`PrimaryContext` — the primary's pooled context (writes, ``transaction()``, locks, migrations). It
+  notes the primary's WAL insert position after every unit of work, for read-your-writes.
+* :class:`ReadContext` — handed to the read-only services (queries, collections, traversals, dry runs,
+  ``get_info``, export). Its ``connection()`` is a replica's connection when one is usable; its
+  ``transaction()`` (a unit of work, which may write: a collection's delete, a traversal's temp tables) is
+  always the primary's, and inside the primary's transaction every read stays on the primary.
+
+A replica is usable for a read when it answers, is a standby (``pg_is_in_recovery()``), its replay lag is
+within ``max_lag_seconds``, and it has replayed past this backend's last write. Its state is read on the
+connection the read is about to use and cached for :data:`LAG_CHECK_INTERVAL_S`. A replica that is down,
+lagging or not a standby makes reads go to the primary with one warning (when it becomes unusable), never an
+error; a replica that refuses the credentials, or is a copy of another cluster, is a configuration error
+naming the replica.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import db
+from .context import PooledContext
+from .errors import ConfigurationError, FastdosError, UnreachableStorage
+
+if TYPE_CHECKING:
+    from .locking import ProfileAccess
+    from .profile import Profile
+    from .replica_config import ReplicaConfig
+    from .repository import Repository
+
+LOGGER = logging.getLogger("fastdos.replicas")
+
+READ_MODES = ("primary", "replica", "auto")
+
+# How long a replica's replay state is trusted. Reading it is one round trip on the connection the read
+# uses (0.1-0.3 ms on loopback, bench/notes/replicas.md); cached, the per-call cost of routing is a few µs.
+LAG_CHECK_INTERVAL_S = 0.25
+# A replica that could not be reached is tried again after this long (a refused connection costs ~1 ms, a
+# silent host up to the connect timeout below).
+DOWN_RETRY_S = 5.0
+REPLICA_CONNECT_TIMEOUT_S = 2
+# A read waits this long for a replica connection before going to the primary instead.
+REPLICA_POOL_TIMEOUT_S = 5.0
+
+_AUTH_FAILURES = ("password authentication failed", "authentication failed", "no password supplied")
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    """One replica as ``get_info`` and ``fastdos info`` show it."""
+
+    name: str
+    dsn: str
+    state: str  # "ok", "lagging", "behind our writes", "down", "not a standby", "not checked"
+    lag_seconds: float | None
+    replay_lsn: int | None
+    in_use: bool
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {"dsn": self.dsn, "state": self.state, "in use": self.in_use}
+        shown["lag (s)"] = None if self.lag_seconds is None else round(self.lag_seconds, 3)
+        if self.reason:
+            shown["reason"] = self.reason
+        return shown
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    return any(text in str(exc) for text in _AUTH_FAILURES)
+
+
+class ReplicaLink:
+    """One replica: its pool (opened on the first successful connection), its cached replay state, and
+    whether the warning about it being unusable was given."""
+
+    def __init__(self, config: ReplicaConfig, profile: Profile, pool_max: int, system_id: int) -> None:
+        self.config = config
+        self._conninfo = config.conninfo(profile.storage_config.get("database_name"))
+        self._pool_max = pool_max
+        self._system_id = system_id
+        self._application = f"fastdos:{profile.name}:replica"[:63]
+        self.database: db.Database | None = None
+        self.state = "not checked"
+        self.reason = ""
+        self.lag: float | None = None
+        self.replay_lsn: int | None = None
+        self.checked_at = -math.inf
+        self.down_at = -math.inf
+        self._warned = False
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        return f"replica {self.config.name!r} ({self.config.safe_dsn()})"
+
+    def connect(self) -> bool:
+        """Open the pool when it is not open; False (and marked down) when the replica cannot be reached.
+
+        :raises ConfigurationError: the replica refused the credentials, or is not a copy of the primary.
+        """
+        if self.database is not None:
+            return True
+        database = db.Database(
+            self._conninfo,
+            password=self.config.password,
+            max_size=self._pool_max,
+            timeout=REPLICA_POOL_TIMEOUT_S,
+            application_name=self._application,
+        )
+        try:
+            database.open(connect_timeout=REPLICA_CONNECT_TIMEOUT_S)
+            with database.connection() as conn:
+                system_id = int(db.scalar(conn, "replicas/system_identifier"))
+        except FastdosError as exc:
+            database.close()
+            if _is_auth_failure(exc):
+                raise ConfigurationError(
+                    f"{self.label} refused the credentials: {exc}; fix this replica's entry of the profile "
+                    "(its password belongs in a password or service file)"
+                ) from None
+            self.mark_down(str(exc))
+            return False
+        if system_id != self._system_id:
+            database.close()
+            raise ConfigurationError(
+                f"{self.label} is not a copy of the primary (cluster system identifier {system_id}, the "
+                f"primary's is {self._system_id}); point it at a standby of the primary"
+            )
+        self.database = database
+        return True
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+    def mark_down(self, reason: str) -> None:
+        """Unreachable: reads go elsewhere until :data:`DOWN_RETRY_S` has passed."""
+        self.down_at = time.monotonic()
+        self._set("down", reason, None, None)
+
+    def refresh(self, conn: db.Connection, max_lag: float) -> None:
+        """Read the replay state on ``conn`` (a connection to this replica) and judge it."""
+        row = db.one(conn, "replicas/replay_state")
+        assert row is not None
+        in_recovery, replay_lsn, lag = row
+        if not in_recovery:
+            self._set("not a standby", "pg_is_in_recovery() is false: it was promoted, or it is a primary", None, None)
+        elif lag is not None and float(lag) > max_lag:
+            self._set("lagging", f"replay lag {float(lag):.3g} s is over the bound of {max_lag:g} s", lag, replay_lsn)
+        else:
+            self._set("ok", "", lag, replay_lsn)
+
+    def _set(self, state: str, reason: str, lag: float | None, replay_lsn: int | None) -> None:
+        with self._lock:
+            self.state, self.reason = state, reason
+            self.lag = None if lag is None else float(lag)
+            self.replay_lsn = None if replay_lsn is None else int(replay_lsn)
+            self.checked_at = time.monotonic()
+            if state == "ok":
+                if self._warned:
+                    LOGGER.info("%s is usable again; reads go to it", self.label)
+                self._warned = False
+            elif not self._warned:
+                self._warned = True
+                LOGGER.warning("%s is %s (%s); reads go to the primary until it is usable", self.label, state, reason)
+
+    def serves(self, write_lsn: int) -> bool:
+        """Usable by the cached state, and replayed past ``write_lsn``."""
+        return self.state == "ok" and self.replay_lsn is not None and self.replay_lsn >= write_lsn
+
+
+class ReplicaRouter:
+    """The replicas of one backend, in preference order, and the WAL position of its last write."""
+
+    def __init__(self, profile: Profile, primary: db.Database, pool_max: int) -> None:
+        self._primary = primary
+        self.max_lag = float(profile.replicas.max_lag_seconds)
+        with primary.connection() as conn:
+            system_id = int(db.scalar(conn, "replicas/system_identifier"))
+        self.links = [ReplicaLink(c, profile, pool_max, system_id) for c in profile.replicas.servers]
+        self.write_lsn = 0
+        self.routed = 0  # reads served by a replica (for tests and benchmarks)
+        try:
+            for link in self.links:
+                link.connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for link in self.links:
+            link.close()
+
+    def note_write(self, conn: db.Connection) -> None:
+        """Remember the primary's WAL insert position after a unit of work (read-your-writes)."""
+        lsn = int(db.scalar(conn, "replicas/insert_lsn"))
+        if lsn > self.write_lsn:
+            self.write_lsn = lsn
+
+    def replica_connection(self, stack: ExitStack) -> db.Connection | None:
+        """A connection to the first usable replica, held by ``stack``; None when reads must go to the primary."""
+        now = time.monotonic()
+        for link in self.links:
+            if link.state == "down" and now - link.down_at < DOWN_RETRY_S:
+                continue
+            fresh = now - link.checked_at < LAG_CHECK_INTERVAL_S
+            if fresh and link.state != "ok":
+                continue  # lagging or not a standby a moment ago
+            # Behind our last write by the cached state: read its state again (it may have caught up).
+            conn = self._checkout(link, stack, refresh=not fresh or not link.serves(self.write_lsn))
+            if conn is not None:
+                self.routed += 1
+                return conn
+        return None
+
+    def _checkout(self, link: ReplicaLink, stack: ExitStack, *, refresh: bool) -> db.Connection | None:
+        if not link.connect():
+            return None
+        assert link.database is not None
+        inner = ExitStack()
+        try:
+            conn = inner.enter_context(link.database.connection())
+            if refresh:
+                link.refresh(conn, self.max_lag)
+        except (UnreachableStorage, ConfigurationError) as exc:
+            inner.close()
+            link.mark_down(str(exc))
+            return None
+        except FastdosError as exc:
+            inner.close()
+            link.mark_down(f"its replay state could not be read: {exc}")
+            return None
+        if not link.serves(self.write_lsn):
+            inner.close()
+            return None
+        stack.callback(inner.close)
+        return conn
+
+    def status(self, refresh: bool = True) -> list[ReplicaStatus]:
+        """Every replica's state (read afresh when ``refresh``) and which one reads use now."""
+        if refresh:
+            for link in self.links:
+                if link.connect():
+                    with ExitStack() as stack:
+                        self._checkout(link, stack, refresh=True)
+        chosen = next((link for link in self.links if link.serves(self.write_lsn)), None)
+        return [
+            ReplicaStatus(
+                link.config.name,
+                link.config.safe_dsn(),
+                "behind our writes" if link.state == "ok" and link is not chosen and chosen is None else link.state,
+                link.lag,
+                link.replay_lsn,
+                link is chosen,
+                link.reason,
+            )
+            for link in self.links
+        ]
+
+
+class PrimaryContext(PooledContext):
+    """The primary's pooled context, noting the WAL position after each outermost unit of work."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        database: db.Database,
+        repository: Repository,
+        access: ProfileAccess | None,
+        router: ReplicaRouter,
+    ) -> None:
+        super().__init__(profile, database, repository, access)
+        self.router = router
+
+    @contextmanager
+    def transaction(self) -> Iterator[db.Connection]:
+        outermost = not self.database.in_transaction
+        with self.database.transaction() as conn:
+            yield conn
+        if outermost:
+            with self.database.connection() as after:
+                self.router.note_write(after)
+
+    @contextmanager
+    def connection(self) -> Iterator[db.Connection]:
+        outermost = not self.database.in_transaction
+        with self.database.connection() as conn:
+            yield conn
+            if outermost:  # autocommit work (DDL, maintenance) on the primary
+                self.router.note_write(conn)
+
+
+class ReadContext:
+    """The context of the read-only services: reads on a usable replica, units of work on the primary."""
+
+    def __init__(self, primary: PrimaryContext) -> None:
+        self._primary = primary
+        self.router = primary.router
+
+    @property
+    def profile(self) -> Profile:
+        return self._primary.profile
+
+    @property
+    def repository(self) -> Repository:
+        return self._primary.repository
+
+    @property
+    def access(self) -> ProfileAccess | None:
+        return self._primary.access
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._primary.in_transaction
+
+    @property
+    def owns_transactions(self) -> bool:
+        return True
+
+    @contextmanager
+    def connection(self) -> Iterator[db.Connection]:
+        if not self._primary.in_transaction:
+            with ExitStack() as stack:
+                conn = self.router.replica_connection(stack)
+                if conn is not None:
+                    yield conn
+                    return
+        with self._primary.database.connection() as conn:
+            yield conn
+
+    def transaction(self) -> AbstractContextManager[db.Connection]:
+        return self._primary.transaction()
+
+    def check_open(self) -> None:
+        self._primary.check_open()
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What a backend runs on: the primary's context, the read-only services' context, the router (if any)."""
+
+    primary: PooledContext
+    reads: PooledContext | ReadContext
+    router: ReplicaRouter | None
+
+    def close(self) -> None:
+        if self.router is not None:
+            self.router.close()
+
+    def status(self) -> list[ReplicaStatus]:
+        return [] if self.router is None else self.router.status()
+
+
+def open_routing(
+    profile: Profile,
+    reads: str,
+    database: db.Database,
+    repository: Repository,
+    access: ProfileAccess | None,
+    pool_max: int,
+) -> Routing:
+    """The contexts of a backend with read mode ``reads`` ("primary", "replica" or "auto").
+
+    :raises ValueError: an unknown mode.
+    :raises ConfigurationError: ``reads="replica"`` on a profile without replicas; a replica that refuses
+        the credentials or is not a standby of the primary.
+    """
+    if reads not in READ_MODES:
+        raise ValueError(f"reads must be one of {', '.join(READ_MODES)}, got {reads!r}")
+    if reads == "replica" and not profile.replicas.servers:
+        raise ConfigurationError(
+            f"reads='replica' but profile {profile.name!r} lists no replicas; add one (fastdos server replica "
+            "create, or the profile's replicas section) or use reads='primary'"
+        )
+    if reads == "primary" or not profile.replicas.servers:
+        plain = PooledContext(profile, database, repository, access)
+        return Routing(plain, plain, None)
+    router = ReplicaRouter(profile, database, pool_max)
+    primary = PrimaryContext(profile, database, repository, access, router)
+    return Routing(primary, ReadContext(primary), router)
