@@ -52,6 +52,10 @@ REPLICA_CONNECT_TIMEOUT_S = 2
 # A read waits this long for a replica connection before going to the primary instead.
 REPLICA_POOL_TIMEOUT_S = 5.0
 
+# WAL page size (PostgreSQL's default XLOG_BLCKSZ) and the sizes of its short and long page headers.
+WAL_PAGE_BYTES = 8192
+WAL_PAGE_HEADERS = (24, 40)
+
 _AUTH_FAILURES = ("password authentication failed", "authentication failed", "no password supplied")
 
 
@@ -146,7 +150,7 @@ class ReplicaLink:
     def mark_down(self, reason: str) -> None:
         """Unreachable: reads go elsewhere until :data:`DOWN_RETRY_S` has passed."""
         self.down_at = time.monotonic()
-        self._set("down", reason, None, None)
+        self._set("down", " ".join(reason.split()), None, None)  # libpq's reasons span lines
 
     def refresh(self, conn: db.Connection, max_lag: float) -> None:
         """Read the replay state on ``conn`` (a connection to this replica) and judge it."""
@@ -204,6 +208,10 @@ class ReplicaRouter:
     def note_write(self, conn: db.Connection) -> None:
         """Remember the primary's WAL insert position after a unit of work (read-your-writes)."""
         lsn = int(db.scalar(conn, "replicas/insert_lsn"))
+        if lsn % WAL_PAGE_BYTES in WAL_PAGE_HEADERS:
+            # The insert position skips a new page's header; a standby that replayed up to the page boundary
+            # has all there is, and would otherwise look behind until the next record arrives.
+            lsn -= lsn % WAL_PAGE_BYTES
         if lsn > self.write_lsn:
             self.write_lsn = lsn
 
