@@ -306,7 +306,7 @@ def check_integrity(
         raise ValueError(f"examples must be an int >= 0, got {examples!r}")
     # The database checks only read (one snapshot; a replica's, on a read context); the repository check
     # stages the container's keys in a temporary table, a unit of work (the primary's).
-    with ctx.connection() as conn, db.savepoint(conn, "graph/integrity"):
+    with ctx.connection() as conn, db.savepoint(conn, "integrity-checks"):
         checks = integrity.check_database(conn, examples)
     if repository:
         with ctx.transaction() as conn:

@@ -23,7 +23,7 @@ from psycopg.conninfo import make_conninfo
 
 from . import db
 from .errors import ConfigurationError
-from .pgtools import ServerError
+from .pgtools import ServerError, write_auto_conf
 from .profile import Profile, save_profile
 from .replica_config import EmbeddedReplica, ReplicaConfig
 from .server import EmbeddedServer, ServerStatus
@@ -33,6 +33,9 @@ LOGGER = logging.getLogger("fastdos.replicas")
 REPLICATION_ROLE = "fastdos_replicator"
 HBA_MARK = "# fastdos: its standbys stream over the local socket only (fastdos server replica create)"
 HBA_LINE = f"local   replication   {REPLICATION_ROLE}   trust"
+# A long read on a standby would otherwise be cancelled when replay must remove rows it still sees
+# ("conflict with recovery"); with feedback the primary's vacuum keeps them (docs/replicas.md#limits).
+STANDBY_SETTINGS = {"hot_standby": "on", "hot_standby_feedback": "on"}
 # pg_basebackup of a fresh storage takes ~1 s here (bench/notes/replicas.md); a large one takes as long as
 # copying its data directory.
 BASEBACKUP_TIMEOUT_S = 6 * 3600
@@ -143,6 +146,7 @@ def _basebackup(standby: EmbeddedServer, primary: EmbeddedServer, name: str, slo
         tool = standby._tool("pg_basebackup")
         cmd = [tool, "-D", str(standby.data_dir), "-d", source, "-X", "stream", "-c", "fast", "-R", "-C", "-S", slot]
         standby._run([*cmd, "-w"], timeout=BASEBACKUP_TIMEOUT_S)
+        write_auto_conf(standby.data_dir / "postgresql.auto.conf", STANDBY_SETTINGS, standby.user)
     log = standby.log_file
     if log.exists():
         log.write_text("")  # the copy of the primary's log: the standby writes its own

@@ -8,6 +8,7 @@ Which server answered is shown by the server itself: ``pg_is_in_recovery()`` is 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -224,8 +225,12 @@ def test_killed_standby_falls_back_and_the_next_call_succeeds(
         pid = pair_ok.standby.status().pid
         assert pid is not None
         caplog.clear()
-        os.killpg(os.getpgid(pid), signal.SIGKILL)  # the postmaster and every backend of the standby
-        wait_for(lambda: not pair_ok.standby.is_running(), "the standby to die")
+        # The postmaster and every process of the standby (its children are process-group leaders of their
+        # own, so they are found by their working directory, the data directory).
+        for victim in [pid, *pair_ok.standby._orphans()]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: not pair_ok.standby.is_running() and not pair_ok.standby._orphans(), "the standby to die")
         assert storage.nodes.count() == count  # served by the primary
         assert in_recovery(storage) is False
         assert storage.query().append("node").count() == count
@@ -413,6 +418,8 @@ def test_primary_has_loopback_only_replication_entry(pair: Pair) -> None:
     hba = (pair.primary.data_dir / "pg_hba.conf").read_text().splitlines()
     ours = [line for line in hba if "fastdos_replicator" in line and not line.startswith("#")]
     assert ours == ["local   replication   fastdos_replicator   trust"]
+    with pair.standby_conn() as conn:
+        assert conn.execute("SELECT current_setting('hot_standby_feedback')").fetchone() == ("on",)
     with pair.primary_conn() as conn:
         assert conn.execute("SELECT current_setting('listen_addresses')").fetchone() == ("",)
         row = conn.execute(
