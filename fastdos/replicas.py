@@ -56,6 +56,8 @@ REPLICA_POOL_TIMEOUT_S = 5.0
 WAL_PAGE_BYTES = 8192
 WAL_PAGE_HEADERS = (24, 40)
 
+UNKNOWN_LSN = 2**63 - 1  # no replica has replayed this far: reads go to the primary
+
 _AUTH_FAILURES = ("password authentication failed", "authentication failed", "no password supplied")
 
 
@@ -206,13 +208,22 @@ class ReplicaRouter:
             link.close()
 
     def note_write(self, conn: db.Connection) -> None:
-        """Remember the primary's WAL insert position after a unit of work (read-your-writes)."""
-        lsn = int(db.scalar(conn, "replicas/insert_lsn"))
+        """Remember the primary's WAL insert position after a unit of work (read-your-writes).
+
+        Runs after the work succeeded (a commit, say): when the position cannot be read, the work is not
+        reported as failed; reads stay on the primary until a later position is read.
+        """
+        try:
+            lsn = int(db.scalar(conn, "replicas/insert_lsn"))
+        except FastdosError as exc:
+            LOGGER.debug("WAL position after a write unknown (%s); reads stay on the primary", exc)
+            self.write_lsn = UNKNOWN_LSN
+            return
         if lsn % WAL_PAGE_BYTES in WAL_PAGE_HEADERS:
             # The insert position skips a new page's header; a standby that replayed up to the page boundary
             # has all there is, and would otherwise look behind until the next record arrives.
             lsn -= lsn % WAL_PAGE_BYTES
-        if lsn > self.write_lsn:
+        if lsn > self.write_lsn or self.write_lsn == UNKNOWN_LSN:
             self.write_lsn = lsn
 
     def replica_connection(self, stack: ExitStack) -> db.Connection | None:
@@ -240,7 +251,7 @@ class ReplicaRouter:
             conn = inner.enter_context(link.database.connection())
             if refresh:
                 link.refresh(conn, self.max_lag)
-        except (UnreachableStorage, ConfigurationError) as exc:
+        except UnreachableStorage as exc:
             inner.close()
             link.mark_down(str(exc))
             return None
@@ -266,7 +277,7 @@ class ReplicaRouter:
             ReplicaStatus(
                 link.config.name,
                 link.config.safe_dsn(),
-                "behind our writes" if link.state == "ok" and link is not chosen and chosen is None else link.state,
+                "behind our writes" if link.state == "ok" and not link.serves(self.write_lsn) else link.state,
                 link.lag,
                 link.replay_lsn,
                 link is chosen,
@@ -296,8 +307,11 @@ class PrimaryContext(PooledContext):
         with self.database.transaction() as conn:
             yield conn
         if outermost:
-            with self.database.connection() as after:
-                self.router.note_write(after)
+            try:
+                with self.database.connection() as after:
+                    self.router.note_write(after)
+            except FastdosError:  # the commit succeeded; only the position is unknown
+                self.router.write_lsn = UNKNOWN_LSN
 
     @contextmanager
     def connection(self) -> Iterator[db.Connection]:

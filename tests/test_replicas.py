@@ -183,6 +183,14 @@ def test_read_your_writes_with_replay_paused(pair_ok: Pair, caplog: pytest.LogCa
             conn.execute("SELECT pg_wal_replay_resume()")
         wait_for(lambda: in_recovery(storage), "reads to return to the standby once it has replayed our write")
         assert storage.nodes.count({"label": "ryw"}) == 3
+        # A write whose WAL position could not be read afterwards: reads stay on the primary until the next
+        # write's position is known.
+        router = storage.read_context.router  # type: ignore[attr-defined]
+        router.write_lsn = replicas.UNKNOWN_LSN
+        assert in_recovery(storage) is False
+        storage.set_global_variable("ryw-probe", 1)
+        assert router.write_lsn < replicas.UNKNOWN_LSN
+        wait_for(lambda: in_recovery(storage), "reads to return to the standby after a known position")
     assert not [w for w in replica_warnings(caplog) if "behind" in w]  # waiting for our own write is no warning
 
 
@@ -365,8 +373,10 @@ def test_cli_status_info_stop_start(pair_ok: Pair, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("FASTDOS_HOME", str(pair_ok.home))
     code, out = run(["server", "replica", "status", "--profile", "rtest"])
     assert code == 0 and out.startswith("standby: ok") and "in use" in out, out
-    code, out = run(["info", "--profile", "rtest", "--detailed"])
-    assert code == 0 and "replicas:" in out and "standby:" in out and "in use: True" in out, out
+    for detail in (["--detailed"], []):
+        code, out = run(["info", "--profile", "rtest", *detail])
+        assert code == 0 and "replicas:" in out and "standby:" in out and "in use: True" in out, out
+        assert "lag (s): " in out and "state: ok" in out, out
     code, out = run(["server", "replica", "stop", "--profile", "rtest", "--name", "standby"])
     assert code == 0 and not pair_ok.standby.is_running()
     code, out = run(["server", "replica", "status", "--profile", "rtest"])
