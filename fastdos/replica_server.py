@@ -170,8 +170,13 @@ def stop_replica(config: ReplicaConfig) -> None:
 
 
 def remove_replica(profile: Profile, name: str) -> Profile:
-    """Stop the replica, drop its slot on the primary, delete its data directory, unregister it."""
+    """Stop the replica, drop its slot on the primary, delete its data directory, unregister it; a replica
+    fastdos does not run (no ``embedded`` section) is only unregistered."""
     config = profile.replicas.named(name)
+    if config.embedded is None:
+        updated = replace(profile, replicas=profile.replicas.without(name))
+        save_profile(updated)
+        return updated
     server = replica_server(config)
     if server.data_dir.exists() and not (server.data_dir / "standby.signal").exists():
         raise ConfigurationError(

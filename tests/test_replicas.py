@@ -312,6 +312,8 @@ def test_wrong_password_names_the_replica(pair_ok: Pair, tmp_path: Path) -> None
         assert storage.nodes.count() >= 0
     save_profile(profile)
     assert load_profile(profile.name).replicas.servers == (good,)
+    code, out = run(["server", "replica", "remove", "--profile", profile.name, "--name", "reader", "--force"])
+    assert code == 0 and load_profile(profile.name).replicas.servers == (), out  # only unregistered
     save_profile(pair_ok.profile)
 
 

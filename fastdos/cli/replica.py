@@ -96,7 +96,8 @@ def replica_stop(profile_name: str | None, replica_name: str) -> None:
 @required_name
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 def replica_remove(profile_name: str | None, replica_name: str, force: bool) -> None:
-    """Stop a replica, drop its slot, delete its data directory and unregister it."""
+    """Stop a replica, drop its slot, delete its data directory and unregister it (one of your own servers
+    is only unregistered)."""
     from ..replica_server import remove_replica
 
     with reported():
