@@ -23,6 +23,7 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ LOGGER = logging.getLogger("fastdos.replicas")
 READ_MODES = ("primary", "replica", "auto")
 
 # How long a replica's replay state is trusted. Reading it is one round trip on the connection the read
-# uses (0.1-0.3 ms on loopback, bench/notes/replicas.md); cached, the per-call cost of routing is a few µs.
+# uses and one on the primary for the lag clock (~0.1 ms together on loopback, bench/notes/replicas.md);
+# cached, the per-call cost of routing is a few µs.
 LAG_CHECK_INTERVAL_S = 0.25
 # A replica that could not be reached is tried again after this long (a refused connection costs ~1 ms, a
 # silent host up to the connect timeout below).
@@ -58,6 +60,9 @@ WAL_PAGE_HEADERS = (24, 40)
 
 UNKNOWN_LSN = 2**63 - 1  # no replica has replayed this far: reads go to the primary
 
+# The lag clock keeps the primary's WAL positions of the last max_lag_seconds plus this margin.
+CLOCK_MARGIN_S = 10.0
+
 _AUTH_FAILURES = ("password authentication failed", "authentication failed", "no password supplied")
 
 
@@ -67,7 +72,7 @@ class ReplicaStatus:
 
     name: str
     dsn: str
-    state: str  # "ok", "lagging", "behind our writes", "down", "not a standby", "not checked"
+    state: str  # "ok", "catching up", "behind our writes", "lagging", "down", "not a standby", "not checked"
     lag_seconds: float | None
     replay_lsn: int | None
     in_use: bool
@@ -102,6 +107,7 @@ class ReplicaLink:
         self.replay_lsn: int | None = None
         self.checked_at = -math.inf
         self.down_at = -math.inf
+        self.catching_up_since: float | None = None
         self._warned = False
         self._lock = threading.Lock()
 
@@ -154,17 +160,29 @@ class ReplicaLink:
         self.down_at = time.monotonic()
         self._set("down", " ".join(reason.split()), None, None)  # libpq's reasons span lines
 
-    def refresh(self, conn: db.Connection, max_lag: float) -> None:
+    def refresh(self, conn: db.Connection, max_lag: float, clock: WalClock) -> None:
         """Read the replay state on ``conn`` (a connection to this replica) and judge it."""
         row = db.one(conn, "replicas/replay_state")
         assert row is not None
-        in_recovery, replay_lsn, lag = row
-        if not in_recovery:
+        in_recovery, replay_lsn = row
+        if not in_recovery or replay_lsn is None:
             self._set("not a standby", "pg_is_in_recovery() is false: it was promoted, or it is a primary", None, None)
-        elif lag is not None and float(lag) > max_lag:
-            self._set("lagging", f"replay lag {float(lag):.3g} s is over the bound of {max_lag:g} s", lag, replay_lsn)
+            return
+        most, least = clock.bounds(int(replay_lsn))
+        now = time.monotonic()
+        if most <= max_lag:
+            self.catching_up_since = None
+            self._set("ok", "", most, replay_lsn)
+            return
+        self.catching_up_since = self.catching_up_since or now
+        if least > max_lag or now - self.catching_up_since > max_lag:
+            shown = least if math.isinf(most) else most
+            self._set("lagging", f"replay lag {shown:.3g} s is over the bound of {max_lag:g} s", shown, replay_lsn)
         else:
-            self._set("ok", "", lag, replay_lsn)
+            # Behind the primary's last sampled position, for less than the bound as far as we know (a write
+            # after a long idle time, say): not used for this read, read again on the next one, no warning.
+            self._set("catching up", "", least, replay_lsn)
+            self.checked_at = -math.inf
 
     def _set(self, state: str, reason: str, lag: float | None, replay_lsn: int | None) -> None:
         with self._lock:
@@ -176,13 +194,56 @@ class ReplicaLink:
                 if self._warned:
                     LOGGER.info("%s is usable again; reads go to it", self.label)
                 self._warned = False
-            elif not self._warned:
+            elif state != "catching up" and not self._warned:
                 self._warned = True
                 LOGGER.warning("%s is %s (%s); reads go to the primary until it is usable", self.label, state, reason)
 
     def serves(self, write_lsn: int) -> bool:
         """Usable by the cached state, and replayed past ``write_lsn``."""
         return self.state == "ok" and self.replay_lsn is not None and self.replay_lsn >= write_lsn
+
+
+class WalClock:
+    """Recent (time, WAL position) samples of the primary: how stale the state a replica shows can be.
+
+    The primary is sampled just before each replica check and after each write of this backend. A replica
+    that has replayed up to position P lags at most since the newest sample at or below P, and at least since
+    the oldest sample past P; 0 when P is at or past the newest sample. Measured this way, a replica of an idle
+    primary whose only new WAL is a checkpoint record does not look minutes behind (the age of its last
+    replayed commit, ``pg_last_xact_replay_timestamp()``, would), and one stuck behind a write is found lagging
+    within the bound plus one check interval.
+    """
+
+    def __init__(self, keep_seconds: float) -> None:
+        self._keep = keep_seconds
+        self._samples: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, lsn: int) -> None:
+        """The primary is at ``lsn`` now."""
+        now = time.monotonic()
+        with self._lock:
+            if self._samples and lsn <= self._samples[-1][1]:
+                self._samples[-1] = (now, self._samples[-1][1])  # still there: the sample is dated now
+                return
+            self._samples.append((now, lsn))
+            # Keep the window, plus the newest sample older than it (a bound for positions below).
+            while len(self._samples) > 2 and now - self._samples[1][0] > self._keep:
+                self._samples.popleft()
+
+    def bounds(self, replay_lsn: int) -> tuple[float, float]:
+        """(at most, at least) seconds of lag of a replica at ``replay_lsn``.
+
+        At most: since the newest sample at or below it (the primary was still there then; infinite when
+        there is none). At least: since the oldest sample past it (the primary had moved on by then).
+        """
+        now = time.monotonic()
+        with self._lock:
+            if not self._samples or replay_lsn >= self._samples[-1][1]:
+                return 0.0, 0.0
+            below = [at for at, lsn in self._samples if lsn <= replay_lsn]
+            past = [at for at, lsn in self._samples if lsn > replay_lsn]
+            return (now - below[-1] if below else math.inf), now - past[0]
 
 
 class ReplicaRouter:
@@ -194,6 +255,7 @@ class ReplicaRouter:
         with primary.connection() as conn:
             system_id = int(db.scalar(conn, "replicas/system_identifier"))
         self.links = [ReplicaLink(c, profile, pool_max, system_id) for c in profile.replicas.servers]
+        self.clock = WalClock(self.max_lag + CLOCK_MARGIN_S)
         self.write_lsn = 0
         self.routed = 0  # reads served by a replica (for tests and benchmarks)
         try:
@@ -219,6 +281,7 @@ class ReplicaRouter:
             LOGGER.debug("WAL position after a write unknown (%s); reads stay on the primary", exc)
             self.write_lsn = UNKNOWN_LSN
             return
+        self.clock.add(lsn)
         if lsn % WAL_PAGE_BYTES in WAL_PAGE_HEADERS:
             # The insert position skips a new page's header; a standby that replayed up to the page boundary
             # has all there is, and would otherwise look behind until the next record arrives.
@@ -242,15 +305,25 @@ class ReplicaRouter:
                 return conn
         return None
 
+    def sample_primary(self) -> None:
+        """One (time, WAL insert position) sample of the primary for the lag measure."""
+        try:
+            with self._primary.connection() as conn:
+                self.clock.add(int(db.scalar(conn, "replicas/insert_lsn")))
+        except FastdosError as exc:
+            LOGGER.debug("could not sample the primary's WAL position: %s", exc)
+
     def _checkout(self, link: ReplicaLink, stack: ExitStack, *, refresh: bool) -> db.Connection | None:
         if not link.connect():
             return None
+        if refresh:
+            self.sample_primary()  # before the replica's position is read: the lag is never underestimated
         assert link.database is not None
         inner = ExitStack()
         try:
             conn = inner.enter_context(link.database.connection())
             if refresh:
-                link.refresh(conn, self.max_lag)
+                link.refresh(conn, self.max_lag, self.clock)
         except UnreachableStorage as exc:
             inner.close()
             link.mark_down(str(exc))
