@@ -99,6 +99,8 @@ def in_recovery(storage: Backend) -> bool:
 
 
 def wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll ``condition`` (a new backend reads the standby from its first or second read: its lag clock
+    needs one sample of the primary at or below the standby's position, docs/replicas.md#replay-lag)."""
     deadline = time.monotonic() + CATCH_UP_S
     while not condition():
         if time.monotonic() > deadline:
@@ -129,7 +131,7 @@ def replica_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def test_reads_on_the_standby_writes_on_the_primary(pair_ok: Pair) -> None:
     with Backend(pair_ok.profile) as storage:
-        assert in_recovery(storage) is True
+        wait_for(lambda: in_recovery(storage), "reads on the standby")
         with storage.context.connection() as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
         user = storage.ensure_default_user()
@@ -166,7 +168,7 @@ def test_read_your_writes_with_replay_paused(pair_ok: Pair, caplog: pytest.LogCa
     with Backend(pair_ok.profile) as storage, Backend(pair_ok.profile, reads="replica") as other:
         user = storage.ensure_default_user()
         wait_for(lambda: in_recovery(storage), "the standby to replay the default user")
-        assert in_recovery(other) is True  # (other's lag clock has seen the primary where the standby is)
+        wait_for(lambda: in_recovery(other), "reads on the standby")
         with pair_ok.standby_conn() as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
         caplog.clear()
@@ -199,7 +201,7 @@ def test_lag_above_the_bound_goes_to_the_primary_with_one_warning(
 ) -> None:
     strict = replace(pair_ok.profile, replicas=replace(pair_ok.profile.replicas, max_lag_seconds=0.5))
     with Backend(strict) as storage:
-        assert in_recovery(storage) is True
+        wait_for(lambda: in_recovery(storage), "reads on the standby")
         with pair_ok.standby_conn() as conn:
             conn.execute("SELECT pg_wal_replay_pause()")
         with pair_ok.primary_conn() as conn:  # someone else writes; the standby receives it but does not replay
@@ -255,7 +257,7 @@ def test_killed_standby_falls_back_and_the_next_call_succeeds(
 ) -> None:
     monkeypatch.setattr(replicas, "DOWN_RETRY_S", 0.3)
     with Backend(pair_ok.profile) as storage:
-        assert in_recovery(storage) is True
+        wait_for(lambda: in_recovery(storage), "reads on the standby")
         count = storage.nodes.count()
         pid = pair_ok.standby.status().pid
         assert pid is not None
@@ -335,7 +337,7 @@ def test_wrong_password_names_the_replica(pair_ok: Pair, tmp_path: Path) -> None
     good = ReplicaConfig("reader", f"host={socket} port={pair_ok.standby.port} user=fastdos_reader passfile={passfile}")
     profile = replace(pair_ok.profile, replicas=ReplicaSet((good,)))
     with Backend(profile) as storage:
-        assert in_recovery(storage) is True
+        wait_for(lambda: in_recovery(storage), "reads on the standby")
         assert storage.nodes.count() >= 0
     save_profile(profile)
     assert load_profile(profile.name).replicas.servers == (good,)
@@ -361,7 +363,7 @@ def test_read_modes(pair_ok: Pair, profile: Profile) -> None:
         assert in_recovery(storage) is False
         assert storage.replica_status() == []
     with Backend(pair_ok.profile, reads="replica") as storage:
-        assert in_recovery(storage) is True
+        wait_for(lambda: in_recovery(storage), "reads on the standby")
     with pytest.raises(ValueError, match="reads must be one of"):
         Backend(pair_ok.profile, reads="fastest")
     with pytest.raises(ConfigurationError, match="lists no replicas"):
