@@ -44,11 +44,11 @@ LOGGER = logging.getLogger("fastdos.replicas")
 READ_MODES = ("primary", "replica", "auto")
 
 # How long a replica's replay state is trusted. Reading it is one round trip on the connection the read
-# uses and one on the primary for the lag clock (~0.1 ms together on loopback, bench/notes/replicas.md);
-# cached, the per-call cost of routing is a few µs.
+# uses and one on the primary for the lag clock (0.04-0.7 ms together on loopback here, depending on the
+# machine's load, bench/notes/replicas.md); cached, the per-call cost of routing is 4-6 µs.
 LAG_CHECK_INTERVAL_S = 0.25
-# A replica that could not be reached is tried again after this long (a refused connection costs ~1 ms, a
-# silent host up to the connect timeout below).
+# A replica that could not be reached is tried again after this long (a refused connection fails at once, a
+# silent host only after the connect timeout below, which each retry would cost a read).
 DOWN_RETRY_S = 5.0
 REPLICA_CONNECT_TIMEOUT_S = 2
 # A read waits this long for a replica connection before going to the primary instead.
@@ -256,6 +256,7 @@ class ReplicaRouter:
             system_id = int(db.scalar(conn, "replicas/system_identifier"))
         self.links = [ReplicaLink(c, profile, pool_max, system_id) for c in profile.replicas.servers]
         self.clock = WalClock(self.max_lag + CLOCK_MARGIN_S)
+        self.sample_primary()  # a first sample: the first check then has a position to date the replica's by
         self.write_lsn = 0
         self.routed = 0  # reads served by a replica (for tests and benchmarks)
         try:

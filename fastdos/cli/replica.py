@@ -63,7 +63,7 @@ def replica_status(profile_name: str | None, replica_name: str | None) -> None:
         use = "in use" if state.in_use else "not in use"
         why = f" ({state.reason})" if state.reason else ""
         click.echo(f"{state.name}: {state.state}{why}, lag {lag}, {use} [{state.dsn}]")
-    if any(s.state not in ("ok", "behind our writes") for s in states):
+    if any(s.state not in ("ok", "catching up", "behind our writes") for s in states):
         sys.exit(EXIT_UNREACHABLE)
 
 
