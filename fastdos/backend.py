@@ -3,10 +3,11 @@
 aiida-core's ``StorageBackend`` surface (docs/storage-backend.md): validation on open, ``transaction()`` /
 ``in_transaction``, global settings, repository access, ``get_info``, ``_clear``; and fastdos' own operations.
 Every operation is a one-line delegation to the service that owns it, called with :attr:`Backend.context`
-(a :class:`fastdos.context.PooledContext`): ingest (:mod:`fastdos.ingest`), update (:mod:`fastdos.update`),
-graph (:mod:`fastdos.graph`), maintenance (:mod:`fastdos.maintenance`), import (:mod:`fastdos.importer`),
-query (:mod:`fastdos.query`). The same services run on a connection someone else holds through
-:class:`fastdos.context.BorrowedContext` (the aiida-core plugin, :mod:`fastdos.aiida`).
+(a :class:`fastdos.context.PooledContext`), the read-only ones with :attr:`Backend.read_context` (a
+replica's reads when the profile lists replicas, :mod:`fastdos.replicas`): ingest (:mod:`fastdos.ingest`),
+update (:mod:`fastdos.update`), graph (:mod:`fastdos.graph`), maintenance (:mod:`fastdos.maintenance`),
+import (:mod:`fastdos.importer`), query (:mod:`fastdos.query`). The same services run on a connection
+someone else holds through :class:`fastdos.context.BorrowedContext` (the aiida-core plugin, :mod:`fastdos.aiida`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from psycopg.types.json import Jsonb
 from . import db, graph, ingest, integrity, maintenance, rules, update
 from .clock import now
 from .closure import DEFAULT_ROW_BUDGET, ClosureState, RefreshReport
-from .context import PooledContext
+from .context import PooledContext, StorageContext
 from .errors import ClosedStorage
 from .locking import ProfileAccess
 from .migrator import CONTAINER_DEFAULTS, REPOSITORY_UUID_KEY, VERSION_TABLES, Migrator, ensure_database
@@ -39,8 +40,10 @@ from .query import (
     UserCollection,
     indexes,
 )
+from .replicas import ReplicaStatus, open_routing
 from .repository import Repository
 from .rows import EntityTypes
+from .storage_info import storage_info
 
 if TYPE_CHECKING:
     from .backup import BackupReport
@@ -70,8 +73,11 @@ class Backend:
 
     read_only = False
 
-    def __init__(self, profile: Profile, *, pool_max: int = DEFAULT_POOL_MAX, pool_timeout: float = 30.0) -> None:
-        """Validate the storage (version, repository UUID) and open the connection pool.
+    def __init__(
+        self, profile: Profile, *, pool_max: int = DEFAULT_POOL_MAX, pool_timeout: float = 30.0, reads: str = "auto"
+    ) -> None:
+        """Validate the storage (version, repository UUID) and open the connection pool; ``reads`` says where
+        read-only work runs: "primary", "replica" or "auto" (the profile's replicas when it lists any).
 
         :raises UnreachableStorage: database or container cannot be reached.
         :raises IncompatibleStorageSchema: the schema is not at ``main_0002``.
@@ -96,7 +102,15 @@ class Backend:
             self._db.close()
             raise
         self._repository = Repository(profile.container_path)
-        self._context = PooledContext(profile, self._db, self._repository, self._access)
+        try:  # a replica that refuses the credentials is an error naming it (fastdos/replicas.py)
+            self._routing = open_routing(profile, reads, self._db, self._repository, self._access, pool_max)
+        except BaseException:
+            self._db.close()
+            self._repository.close()
+            self._access.release()
+            raise
+        self._context: PooledContext = self._routing.primary
+        self._reads: StorageContext = self._routing.reads
 
     # --- class-level storage operations ----------------------------------------------------------------
 
@@ -155,6 +169,7 @@ class Backend:
     def close(self) -> None:
         """Close the pool and the container; idempotent. The instance cannot be reopened."""
         if not self._db.closed:
+            self._routing.close()
             self._db.close()
             self._repository.close()
             self._access.release()
@@ -175,6 +190,17 @@ class Backend:
         return self._context
 
     @property
+    def read_context(self) -> StorageContext:
+        """The context of read-only work: a usable replica's reads, else the primary (:mod:`fastdos.replicas`)."""
+        self._check_open()
+        return self._reads
+
+    def replica_status(self) -> list[ReplicaStatus]:
+        """Each replica of the profile: its state, replay lag and whether reads use it (read afresh)."""
+        self._check_open()
+        return self._routing.status()
+
+    @property
     def database(self) -> db.Database:
         """The connection pool and transaction state (for the modules that build on the backend)."""
         self._check_open()
@@ -186,7 +212,7 @@ class Backend:
     def transaction(self) -> Iterator[db.Connection]:
         """A transaction; nested blocks are savepoints (inner success releases, inner failure rolls back)."""
         self._check_open()
-        with self._db.transaction() as conn:
+        with self._context.transaction() as conn:
             yield conn
 
     @property
@@ -216,7 +242,7 @@ class Backend:
 
     def get_global_variable(self, key: str) -> Any:
         """The value of a global setting; ``KeyError`` when there is none."""
-        with self.database.connection() as conn:
+        with self.read_context.connection() as conn:
             row = db.one(conn, "settings/get", {"key": key})
         if row is None:
             raise KeyError(f"No setting found with key {key}")
@@ -225,7 +251,7 @@ class Backend:
     @property
     def default_user_id(self) -> int | None:
         """The id of the profile's default user (:attr:`Profile.user_email`), None when it does not exist."""
-        with self.context.connection() as conn:
+        with self.read_context.connection() as conn:
             found = db.scalar(conn, "ingest/first_user", {"email": self._profile.user_email})
         return None if found is None else int(found)
 
@@ -246,37 +272,11 @@ class Backend:
     # --- information -----------------------------------------------------------------------------------
 
     def get_info(self, detailed: bool = False) -> dict[str, Any]:
-        """aiida-core's ``get_info`` (docs/storage-backend.md#get_info) plus the database size."""
-        with self.database.connection() as conn:
-            counts = db.one(conn, "info/counts")
-            assert counts is not None
-            users, computers, nodes, groups, comments, logs, links = counts
-            entities: dict[str, Any] = {
-                "Users": {"count": users},
-                "Computers": {"count": computers},
-                "Nodes": {"count": nodes},
-                "Groups": {"count": groups},
-                "Comments": {"count": comments},
-                "Logs": {"count": logs},
-                "Links": {"count": links},
-            }
-            if detailed:
-                details = db.one(conn, "info/details")
-                assert details is not None
-                emails, labels, first, last, node_types, process_types, group_types = details
-                entities["Users"]["emails"] = list(emails)
-                entities["Computers"]["labels"] = list(labels)
-                entities["Nodes"]["first_created"] = None if first is None else str(first)
-                entities["Nodes"]["last_created"] = None if last is None else str(last)
-                entities["Nodes"]["node_types"] = list(node_types)
-                entities["Nodes"]["process_types"] = list(process_types)
-                entities["Groups"]["type_strings"] = list(group_types)
-            size = db.scalar(conn, "info/database_size")
-        return {
-            "entities": entities,
-            "repository": self._repository.get_info(detailed),
-            "database": {"size (MB)": round(int(size) / 1024**2, 2)},
-        }
+        """aiida-core's ``get_info`` (docs/storage-backend.md#get_info) plus the database size (and replicas)."""
+        info = storage_info(self.read_context, detailed)
+        if detailed and self._routing.router is not None:
+            info["replicas"] = {r.name: r.as_dict() for r in self.replica_status()}
+        return info
 
     # --- clearing --------------------------------------------------------------------------------------
 
@@ -370,15 +370,16 @@ class Backend:
 
     def plan_deletion(self, pks: Iterable[int], **toggles: bool) -> graph.DeletionPlan:
         """Expand ``pks`` by the DELETE traversal rules without deleting (:func:`graph.plan_deletion`)."""
-        return graph.plan_deletion(self.context, pks, **toggles)
+        return graph.plan_deletion(self.read_context, pks, **toggles)
 
     def delete_nodes(self, pks: Iterable[int], dry_run: graph.DryRun = True, **toggles: bool) -> set[int]:
         """Delete ``pks`` and what AiiDA's DELETE rules drag along (:func:`graph.delete_nodes`)."""
-        return graph.delete_nodes(self.context, pks, dry_run, **toggles)
+        return graph.delete_nodes(self.read_context if dry_run is True else self.context, pks, dry_run, **toggles)
 
     def delete_group_nodes(self, group_pks: Iterable[int], dry_run: graph.DryRun = True, **toggles: bool) -> set[int]:
         """Delete the nodes of these groups (and what the rules drag along); the groups stay."""
-        return graph.delete_group_nodes(self.context, group_pks, dry_run, **toggles)
+        ctx = self.read_context if dry_run is True else self.context  # a deletion reads in its own transaction
+        return graph.delete_group_nodes(ctx, group_pks, dry_run, **toggles)
 
     def get_ancestors(
         self,
@@ -388,7 +389,7 @@ class Backend:
         use_closure: bool | None = None,
     ) -> dict[int, int]:
         """Ancestors of the start set: node id → minimal depth (:func:`graph.get_ancestors`)."""
-        return graph.get_ancestors(self.context, pks, link_types, max_depth, use_closure)
+        return graph.get_ancestors(self.read_context, pks, link_types, max_depth, use_closure)
 
     def get_descendants(
         self,
@@ -398,7 +399,7 @@ class Backend:
         use_closure: bool | None = None,
     ) -> dict[int, int]:
         """Descendants of the start set: node id → minimal depth (:func:`graph.get_descendants`)."""
-        return graph.get_descendants(self.context, pks, link_types, max_depth, use_closure)
+        return graph.get_descendants(self.read_context, pks, link_types, max_depth, use_closure)
 
     def install_closure(self) -> None:
         """Install the (empty) transitive-closure tables by fastdos' alembic revision."""
@@ -410,7 +411,7 @@ class Backend:
 
     def closure_state(self) -> ClosureState:
         """Whether the closure is installed, built and current."""
-        return graph.closure_state(self.context)
+        return graph.closure_state(self.read_context)
 
     def refresh_closure(
         self, row_budget: int | None = DEFAULT_ROW_BUDGET, force_rebuild: bool = False
@@ -422,7 +423,7 @@ class Backend:
         self, examples: int = integrity.DEFAULT_EXAMPLES, repository: bool = True
     ) -> integrity.IntegrityReport:
         """aiida 1.x's provenance integrity checks plus the repository-key check; nothing is changed."""
-        return graph.check_integrity(self.context, examples, repository)
+        return graph.check_integrity(self.read_context, examples, repository)
 
     # --- repository maintenance and backup (fastdos/maintenance.py) ------------------------------------------
 
@@ -452,48 +453,48 @@ class Backend:
         """Write an AiiDA archive (:func:`fastdos.exporter.export_archive` lists the options)."""
         from .exporter import export_archive
 
-        return export_archive(self.context, path, **options)
+        return export_archive(self.read_context, path, **options)
 
     # --- queries, collections and indexes (fastdos/query) ------------------------------------------------
 
     def query(self, *, closure: bool = True) -> QueryBuilder:
         """A new QueryBuilder on this storage (``closure=False``: never read the closure table)."""
-        return QueryBuilder(self.context, closure=closure)
+        return QueryBuilder(self.read_context, closure=closure)
 
     @property
     def nodes(self) -> NodeCollection:
         """The nodes (``db_dbnode``)."""
-        return NodeCollection(self.context)
+        return NodeCollection(self.read_context)
 
     @property
     def users(self) -> UserCollection:
         """The users (``db_dbuser``)."""
-        return UserCollection(self.context)
+        return UserCollection(self.read_context)
 
     @property
     def computers(self) -> ComputerCollection:
         """The computers (``db_dbcomputer``)."""
-        return ComputerCollection(self.context)
+        return ComputerCollection(self.read_context)
 
     @property
     def groups(self) -> GroupCollection:
         """The groups (``db_dbgroup``)."""
-        return GroupCollection(self.context)
+        return GroupCollection(self.read_context)
 
     @property
     def comments(self) -> CommentCollection:
         """The comments (``db_dbcomment``)."""
-        return CommentCollection(self.context)
+        return CommentCollection(self.read_context)
 
     @property
     def logs(self) -> LogCollection:
         """The logs (``db_dblog``)."""
-        return LogCollection(self.context)
+        return LogCollection(self.read_context)
 
     @property
     def authinfos(self) -> AuthInfoCollection:
         """The authinfos (``db_dbauthinfo``)."""
-        return AuthInfoCollection(self.context)
+        return AuthInfoCollection(self.read_context)
 
     def add_index(self, path: str, *, where: str | None = None) -> str:
         """Create the expression index for an attribute/extra path (:func:`fastdos.query.add_index`)."""
@@ -501,7 +502,7 @@ class Backend:
 
     def list_indexes(self) -> list[indexes.IndexInfo]:
         """The expression indexes fastdos created."""
-        return indexes.list_indexes(self.context)
+        return indexes.list_indexes(self.read_context)
 
     def drop_index(self, name: str) -> None:
         """Drop a fastdos expression index by name."""

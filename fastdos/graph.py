@@ -338,8 +338,11 @@ def check_integrity(
     """Run aiida 1.x's provenance integrity checks (and the repository-key check); nothing is changed."""
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
         raise ValueError(f"examples must be an int >= 0, got {examples!r}")
-    with ctx.transaction() as conn:
+    # The database checks only read (one snapshot; a replica's, on a read context); the repository check
+    # stages the container's keys in a temporary table, a unit of work (the primary's).
+    with ctx.connection() as conn, db.savepoint(conn, "integrity-checks"):
         checks = integrity.check_database(conn, examples)
-        if repository:
+    if repository:
+        with ctx.transaction() as conn:
             checks.append(integrity.check_repository(conn, ctx.repository, examples))
     return integrity.IntegrityReport(checks)

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlparse
 from psycopg.conninfo import make_conninfo
 
 from .errors import ConfigurationError
+from .replica_config import ReplicaSet
 
 DEFAULT_PROFILE_NAME = "default"
 # The default user of a profile that names none (aiida-core's `verdi presto` default).
@@ -67,6 +68,7 @@ class Profile:
     uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
     default_user_email: str | None = None
     storage_backend: str = "core.psql_dos"
+    replicas: ReplicaSet = field(default_factory=ReplicaSet)
 
     # --- derived values --------------------------------------------------------------------------------
 
@@ -121,7 +123,8 @@ class Profile:
 
     def __repr__(self) -> str:
         shown = {k: ("***" if k == "database_password" and v else v) for k, v in self.storage_config.items()}
-        return f"Profile(name={self.name!r}, storage_config={shown!r}, embedded={self.embedded!r})"
+        extra = f", replicas={list(self.replicas.servers)!r}" if self.replicas.servers else ""
+        return f"Profile(name={self.name!r}, storage_config={shown!r}, embedded={self.embedded!r}{extra})"
 
     __str__ = __repr__
 
@@ -141,6 +144,8 @@ class Profile:
                 "port": self.embedded.port,
                 "tcp": self.embedded.tcp,
             }
+        if self.replicas.servers:
+            data["replicas"] = self.replicas.to_dict()
         return data
 
     @classmethod
@@ -165,6 +170,7 @@ class Profile:
             uuid=data.get("PROFILE_UUID") or uuid.uuid4().hex,
             default_user_email=data.get("default_user_email"),
             storage_backend=backend,
+            replicas=ReplicaSet.from_dict(data["replicas"]) if data.get("replicas") else ReplicaSet(),
         )
 
     @classmethod
@@ -278,6 +284,7 @@ def load_profile(name: str | None = None) -> Profile:
 
 def save_profile(profile: Profile, *, make_default: bool = False) -> Path:
     """Write ``profile`` into ``$FASTDOS_HOME/config.json`` (file mode 0600: it may hold a password)."""
+    profile.replicas.check_storable()
     config = _read_config()
     config["profiles"][profile.name] = profile.to_dict()
     if make_default or not config.get("default_profile"):

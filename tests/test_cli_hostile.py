@@ -105,6 +105,18 @@ CASES: dict[str, list[list[str]]] = {
         ["stop", "--port", "0"],
         ["status", "--port", "99999"],
         ["start", "--port", "x"],
+        ["replica", "create", "--profile", "test", "--data-dir", "{tmp}/r"],  # not an embedded profile
+        ["replica", "create", "--profile", "nope", "--data-dir", "{tmp}/r"],
+        ["replica", "create", "--profile", "test"],
+        ["replica", "create", "--profile", "test", "--data-dir", "{tmp}/r", "--port", "0"],
+        ["replica", "create", "--profile", "test", "--data-dir", "{tmp}/a-file"],
+        ["replica", "status", "--profile", "test"],  # no replicas
+        ["replica", "status", "--profile", "test", "--name", "nope"],
+        ["replica", "start", "--profile", "test", "--name", "nope"],
+        ["replica", "start", "--profile", "test"],
+        ["replica", "stop", "--profile", "nope", "--name", "x"],
+        ["replica", "remove", "--profile", "test", "--name", "x", "--force"],
+        ["replica", "nope"],
     ],
     "alembic": [
         ["current", "--profile", "nope"],
@@ -123,6 +135,16 @@ def test_every_command_has_cases() -> None:
         if isinstance(command, click.Group):
             targeted = {case[0] for case in CASES[name]}
             assert set(command.commands) <= targeted, (name, sorted(set(command.commands) - targeted))
+
+
+def test_every_replica_subcommand_has_cases() -> None:
+    """``server replica`` is a group inside a group: each of its subcommands is targeted too."""
+    server = main.commands["server"]
+    assert isinstance(server, click.Group)
+    group = server.commands["replica"]
+    assert isinstance(group, click.Group)
+    targeted = {case[1] for case in CASES["server"] if case[0] == "replica"}
+    assert set(group.commands) <= targeted, sorted(set(group.commands) - targeted)
 
 
 def run(args: list[str]) -> Result:

@@ -82,3 +82,8 @@ def server_status(data_dir: str | None, port: int | None) -> None:
     else:
         click.echo(f"not running ({status.data_dir})")
         sys.exit(EXIT_UNREACHABLE)
+
+
+from .replica import replica  # noqa: E402  (the `server replica ...` subgroup, in its own module)
+
+server.add_command(replica)

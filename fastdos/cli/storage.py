@@ -122,6 +122,8 @@ def info(profile_name: str | None, aiida_profile: str | None, detailed: bool, as
         prof = initialised_profile(profile_name, aiida_profile)
         with Backend(prof) as storage:
             data = {"profile": prof.name, "storage": str(storage), **storage.get_info(detailed=detailed)}
+            if prof.replicas.servers and "replicas" not in data:  # each replica, its lag, whether in use
+                data["replicas"] = {r.name: r.as_dict() for r in storage.replica_status()}
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
     else:
