@@ -114,7 +114,9 @@ def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> D
     """
     directions = rules.resolve(rules.DELETE, toggles)
     ids = rules.check_pks(pks)
-    with ctx.transaction() as conn:  # (for the transaction-local jit setting)
+    # A read: the context's connection (a replica's when reads are routed, docs/replicas.md), in a transaction of
+    # its own (a savepoint inside a caller's) for the transaction-local jit setting of _plan.
+    with ctx.connection() as conn, conn.transaction():
         return _plan(conn, ids, directions)
 
 
@@ -177,7 +179,9 @@ def delete_nodes_using(
     if strategy is not None and strategy not in bulk_delete.STRATEGIES:
         raise ValueError(f"strategy must be one of {', '.join(bulk_delete.STRATEGIES)} or None, got {strategy!r}")
     if dry_run is True:
-        with ctx.transaction() as conn:  # (for the transaction-local jit setting)
+        # A read: the context's connection (a replica's when reads are routed, docs/replicas.md), in a
+        # transaction of its own (a savepoint inside a caller's) for the transaction-local jit setting of _plan.
+        with ctx.connection() as conn, conn.transaction():
             return _plan(conn, ids, directions).pks
     # DDL only in a transaction opened here for this deletion alone (its locks end with it).
     own = ctx.owns_transactions and not ctx.in_transaction
