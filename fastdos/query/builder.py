@@ -10,6 +10,7 @@ before a connection is even taken.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -351,9 +352,28 @@ class QueryBuilder:
         with context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if batch_size is None:
-                yield from self._execute(conn, statement, params).fetchall()
+                with self._jit_off(conn):
+                    rows = self._execute(conn, statement, params).fetchall()
+                yield from rows
                 return
-            yield from db.stream(conn, "query-builder", statement, params, batch_size)
+            with self._jit_off(conn):
+                yield from db.stream(conn, "query-builder", statement, params, batch_size)
+
+    @contextlib.contextmanager
+    def _jit_off(self, conn: db.Connection) -> Iterator[None]:
+        """JIT off around a statement that walks ancestors/descendants (sql/query/jit_off.sql says why); the
+        previous setting is restored, since the connection may be a caller's. A failed transaction needs no
+        restore: its rollback undoes the setting."""
+        if not any(v.join is not None and v.join.kind == "closure" for v in self._vertices):
+            yield
+            return
+        row = db.one(conn, "query/jit_off")
+        assert row is not None
+        try:
+            yield
+        finally:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                db.run(conn, "query/jit_restore", {"previous": row[0]})
 
     def _shape(self) -> list[tuple[str, str, str, Vertex, bool]]:
         return self._projections()
@@ -414,7 +434,8 @@ class QueryBuilder:
         """The number of result rows (respecting distinct, limit and offset)."""
         with self._require_context().connection() as conn:
             statement, params, _ = self._compile(conn, mode="count")
-            row = self._execute(conn, statement, params).fetchone()
+            with self._jit_off(conn):
+                row = self._execute(conn, statement, params).fetchone()
         assert row is not None
         return int(row[0])
 
