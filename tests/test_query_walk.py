@@ -41,7 +41,11 @@ def test_relation_matches_bfs(backend: Backend, conn: psycopg.Connection, seed: 
 
 def test_jit_setting_restored(backend: Backend, conn: psycopg.Connection) -> None:
     ids, _ = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    for _ in range(3):  # outside a transaction: JIT off in the statement's own pipelined transaction only
+        qb = backend.query(closure=False).append("node", tag="s", filters={"id": ids[0]})
+        assert qb.append("node", with_ancestors="s").count() == 2
     with backend.transaction() as tx:
+        assert tx.execute("SHOW jit").fetchone() == ("on",)  # a pooled connection the queries used
         tx.execute("SET jit = on")
         qb = backend.query(closure=False).append("node", tag="s", filters={"id": ids[0]})
         assert sorted(qb.append("node", with_ancestors="s", project="id").all(flat=True)) == ids[1:]

@@ -352,19 +352,33 @@ class QueryBuilder:
         with context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if batch_size is None:
-                with self._jit_off(conn):
-                    rows = self._execute(conn, statement, params).fetchall()
-                yield from rows
+                yield from self._fetch(conn, statement, params).fetchall()
                 return
             with self._jit_off(conn):
                 yield from db.stream(conn, "query-builder", statement, params, batch_size)
+
+    def _fetch(self, conn: db.Connection, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
+        """Run the statement, with JIT off when it walks ancestors/descendants. On an idle autocommit
+        connection the setting is transaction-local and sent in the same pipeline, i.e. the same implicit
+        transaction as the statement: no round trip and nothing to restore."""
+        if self._walks() and conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            with conn.pipeline():
+                db.execute(conn, "query/jit_off_here")
+                cursor = self._execute(conn, statement, params)
+            return cursor
+        with self._jit_off(conn):
+            cursor = self._execute(conn, statement, params)
+        return cursor
+
+    def _walks(self) -> bool:
+        return any(v.join is not None and v.join.kind == "closure" for v in self._vertices)
 
     @contextlib.contextmanager
     def _jit_off(self, conn: db.Connection) -> Iterator[None]:
         """JIT off around a statement that walks ancestors/descendants (sql/query/jit_off.sql says why); the
         previous setting is restored, since the connection may be a caller's. A failed transaction needs no
         restore: its rollback undoes the setting."""
-        if not any(v.join is not None and v.join.kind == "closure" for v in self._vertices):
+        if not self._walks():
             yield
             return
         row = db.one(conn, "query/jit_off")
@@ -434,8 +448,7 @@ class QueryBuilder:
         """The number of result rows (respecting distinct, limit and offset)."""
         with self._require_context().connection() as conn:
             statement, params, _ = self._compile(conn, mode="count")
-            with self._jit_off(conn):
-                row = self._execute(conn, statement, params).fetchone()
+            row = self._fetch(conn, statement, params).fetchone()
         assert row is not None
         return int(row[0])
 
