@@ -67,6 +67,18 @@ def test_referenced_keys_and_jit_restored(backend: Backend, conn: psycopg.Connec
         direct.execute("SET LOCAL jit = on")
         assert container_keys.referenced_keys(direct) == {a, b, c}
         assert direct.execute("SHOW jit").fetchone() == ("on",)  # the caller's transaction keeps its setting
+    # Keys that a space-joined transfer could not split back (and an empty one): the row-per-key fallback.
+    odd = {"with space", " lead", "", "trail "}
+    insert_node(conn, user, repository_metadata={"o": {f"f{i}": {"k": key} for i, key in enumerate(sorted(odd))}})
+    with db.connect(backend.profile.conninfo()) as direct, direct.transaction():
+        direct.execute("SET LOCAL jit = on")
+        assert container_keys.referenced_keys(direct) == {a, b, c} | odd
+        assert direct.execute("SHOW jit").fetchone() == ("on",)  # the caller's transaction keeps its setting
+
+
+def test_referenced_keys_of_an_empty_storage(backend: Backend) -> None:
+    with db.connect(backend.profile.conninfo()) as direct, direct.transaction():
+        assert container_keys.referenced_keys(direct) == set()
 
 
 def test_differences_with_and_without_check(backend: Backend, conn: psycopg.Connection) -> None:

@@ -1,5 +1,5 @@
 -- name: container_keys/referenced
--- purpose: Every object key referenced by a node's repository_metadata (a key shared by several files or nodes comes once per reference; the caller deduplicates into a set, which measured cheaper than a DISTINCT here: the planner sizes the jsonpath at 1000 rows per node and sorts on disk).
+-- purpose: Every object key referenced by a node's repository_metadata, one row per reference (a key shared by several files or nodes comes once per reference; the caller deduplicates into a set, which measured cheaper than a DISTINCT here: the planner sizes the jsonpath at 1000 rows per node and sorts on disk). The fallback of container_keys/referenced_joined.
 -- params: -
 -- returns: key
 -- The walk is jsonpath's recursive descent `.**`: every member named k at any depth whose value is a string.
