@@ -38,6 +38,10 @@ WALK_ROWS_PER_START = 2
 # (chain of 10^5: 1.3 s in the loop, 12.6 s hop by hop). bench/notes/traversal.md.
 WALK_NARROW = 32
 WALK_NARROW_LEVELS = 32
+# The capped statement's estimate grows by ~1000 per start node (1134 for 1 start, 3058 for 3, 10^5-node DAG)
+# against jit_above_cost's default of 100000: below 50 starts JIT does not trigger, and switching it off costs
+# ~80 us even in the statement's own pipeline (a 2-node walk: 0.37 ms against 0.29 ms). bench/notes/traversal.md.
+WALK_JIT_STARTS = 50
 
 
 @dataclass(frozen=True)
@@ -275,6 +279,10 @@ def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: di
     a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md). Outside
     a transaction the setting goes in the same pipeline, i.e. the same implicit transaction, so that it costs
     no round trip and ends with the statement; inside one it is switched off and back."""
+    starts = params["ids"]
+    assert isinstance(starts, list)
+    if len(starts) < WALK_JIT_STARTS:
+        return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         with conn.pipeline():
             db.execute(conn, "graph/walk_no_jit")

@@ -458,9 +458,11 @@ def test_traversal_bad_input(backend: Backend, conn: psycopg.Connection) -> None
     assert backend.get_descendants(ids, link_types="input_calc") == {ids[1]: 1}
 
 
-def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection) -> None:
+def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-statement walk switches JIT off for itself only: in the same pipeline outside a transaction, and
     off-and-back inside one."""
+    monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)  # (the switch applies from 50 start nodes by default)
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
     for _ in range(3):
         assert backend.get_descendants(ids[:1], use_closure=False) == {ids[1]: 1, ids[2]: 2}
