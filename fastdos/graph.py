@@ -16,7 +16,7 @@ import psycopg
 
 from . import db, integrity, rules
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
-from .errors import ClosureError
+from .errors import ClosureError, convert
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -284,9 +284,12 @@ def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: di
     if len(starts) < WALK_JIT_STARTS:
         return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        with conn.pipeline():
-            db.execute(conn, "graph/walk_no_jit")
-            cursor = db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
+        try:
+            with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
+                db.execute(conn, "graph/walk_no_jit")
+                cursor = db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
+        except psycopg.Error as exc:
+            raise convert(exc, "graph/walk_capped") from exc
         return cursor.fetchall()
     jit = db.one(conn, "graph/walk_no_jit")
     assert jit is not None

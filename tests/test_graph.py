@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from fastdos import graph, rules
 from fastdos.backend import Backend
-from fastdos.errors import ValidationError
+from fastdos.errors import FastdosError, ValidationError
+from fastdos.profile import Profile
 from tests.helpers import insert_user
 
 DATA = "data.core.int.Int."
@@ -471,3 +473,24 @@ def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection
         tx.execute("SET LOCAL jit = on")
         assert backend.get_ancestors(ids[2:], use_closure=False) == {ids[1]: 1, ids[0]: 2}
         assert tx.execute("SHOW jit").fetchone() == ("on",)
+
+
+def test_pipelined_walk_error_is_converted(profile: Profile, conn: psycopg.Connection,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server error in the pipelined capped walk (here: a lock it cannot get within lock_timeout) comes out as
+    fastdos' converted error, like any other statement's, and the storage is unchanged."""
+    monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)
+    ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    dbname = conn.execute("SELECT current_database()").fetchone()
+    assert dbname is not None
+    conn.execute(sql.SQL("ALTER DATABASE {} SET lock_timeout = '50ms'").format(sql.Identifier(dbname[0])))
+    try:
+        with Backend(profile) as fresh, psycopg.connect(profile.conninfo()) as locker:
+            locker.execute("LOCK TABLE db_dblink IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(FastdosError) as info:
+                fresh.get_descendants(ids[:1], use_closure=False)
+            assert not isinstance(info.value, psycopg.Error)
+            locker.rollback()
+            assert fresh.get_descendants(ids[:1], use_closure=False) == {ids[1]: 1, ids[2]: 2}
+    finally:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET lock_timeout").format(sql.Identifier(dbname[0])))

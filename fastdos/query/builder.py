@@ -21,7 +21,7 @@ from psycopg import sql
 
 from .. import db
 from ..context import context_of
-from ..errors import MultipleObjectsError, NotExistent, ValidationError
+from ..errors import MultipleObjectsError, NotExistent, ValidationError, convert
 from .entities import (
     GROUP_MEMBERS_TABLE,
     NODE,
@@ -362,9 +362,12 @@ class QueryBuilder:
         connection the setting is transaction-local and sent in the same pipeline, i.e. the same implicit
         transaction as the statement: no round trip and nothing to restore."""
         if self._walks() and conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            with conn.pipeline():
-                db.execute(conn, "query/jit_off_here")
-                cursor = self._execute(conn, statement, params)
+            try:
+                with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
+                    db.execute(conn, "query/jit_off_here")
+                    cursor = self._execute(conn, statement, params)
+            except psycopg.Error as exc:
+                raise convert(exc, "query-builder") from exc
             return cursor
         with self._jit_off(conn):
             cursor = self._execute(conn, statement, params)
