@@ -7,10 +7,12 @@ import random
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from fastdos import rules
 from fastdos.backend import Backend
-from fastdos.errors import ValidationError
+from fastdos.errors import FastdosError, ValidationError
+from fastdos.profile import Profile
 from tests.test_graph import build, random_provenance, reference_bfs
 
 
@@ -61,3 +63,23 @@ def test_bad_relation_input_is_refused(backend: Backend) -> None:
         backend.query().append("node", tag="s", filters={"id": {"in": "not a list"}})
     with pytest.raises(ValidationError):
         backend.query().append("node", tag="s").append("node", with_ancestors="nobody", project="id")
+
+
+def test_pipelined_query_error_is_converted(profile: Profile, conn: psycopg.Connection) -> None:
+    """A server error in the pipelined relation statement comes out as fastdos' converted error."""
+    ids, _ = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    dbname = conn.execute("SELECT current_database()").fetchone()
+    assert dbname is not None
+    conn.execute(sql.SQL("ALTER DATABASE {} SET lock_timeout = '50ms'").format(sql.Identifier(dbname[0])))
+    try:
+        with Backend(profile) as fresh, psycopg.connect(profile.conninfo()) as locker:
+            locker.execute("LOCK TABLE db_dblink IN ACCESS EXCLUSIVE MODE")
+            qb = fresh.query(closure=False).append("node", tag="s", filters={"id": ids[0]})
+            with pytest.raises(FastdosError) as info:
+                qb.append("node", with_ancestors="s", project="id").all()
+            assert not isinstance(info.value, psycopg.Error)
+            locker.rollback()
+            again = fresh.query(closure=False).append("node", tag="s", filters={"id": ids[0]})
+            assert sorted(again.append("node", with_ancestors="s", project="id").all(flat=True)) == ids[1:]
+    finally:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET lock_timeout").format(sql.Identifier(dbname[0])))
