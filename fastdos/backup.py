@@ -447,8 +447,7 @@ def _validate_restored(profile: Profile, migrator_cls: Any) -> tuple[int, int]:
     repository = Repository(profile.container_path)
     try:
         with db.connect(profile.conninfo(), password=profile.password) as conn, conn.transaction():
-            container_keys.stage(conn, repository)
-            _, missing = container_keys.differences(conn, check=True)
+            _, missing = container_keys.differences(conn, repository, check=True)
             if missing:
                 raise CorruptStorage(
                     f"the restored storage is inconsistent: {len(missing)} objects referenced in the database are "

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import psycopg
 
 from . import bulk_delete, db, integrity, rules
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
-from .errors import ClosureError
+from .errors import ClosureError, convert
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -28,6 +30,18 @@ DryRun = bool | Callable[[set[int]], bool]
 # See walk_row_limit.
 WALK_BASE_ROWS = 2000
 WALK_ROWS_PER_START = 2
+# Past the cap, levels are walked from the client (one statement per level, visited set in Python) while they
+# are wide, and handed to the server's loop after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW
+# new nodes. A wide level is one index scan over the frontier array either way, and the server loop's
+# temp-table inserts and visited probes cost more than the round trip (DAG descendants at 10^5 nodes: ~0.6-0.9 s
+# in the loop, probe floor 0.15 s); a narrow level costs ~20 us in the loop against ~150 us per round trip
+# (chain of 10^5: 1.3 s in the loop, 12.6 s hop by hop). bench/notes/traversal.md.
+WALK_NARROW = 32
+WALK_NARROW_LEVELS = 32
+# The capped statement's estimate grows by ~1000 per start node (1134 for 1 start, 3058 for 3, 10^5-node DAG)
+# against jit_above_cost's default of 100000: below 50 starts JIT does not trigger, and switching it off costs
+# ~80 us even in the statement's own pipeline (a 2-node walk: 0.37 ms against 0.29 ms). bench/notes/traversal.md.
+WALK_JIT_STARTS = 50
 
 
 @dataclass(frozen=True)
@@ -280,19 +294,88 @@ def _walk(
         identifiers = {"source": source, "target": target}
         limit = walk_row_limit(len(ids))
         params = {"ids": ids, "link_types": list(types), "max_depth": depth}
-        rows = db.all_rows(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers=identifiers)
+        rows = _capped_walk(conn, {**params, "row_limit": limit}, identifiers)
     if not rows or int(rows[0][2]) < limit:
         return {int(i): int(d) for i, d, _ in rows}
     # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
     LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
     nested = ctx.in_transaction
     with ctx.transaction() as tx:
-        db.script(tx, "graph/walk_create")
-        db.run(tx, "graph/walk_args", params)
-        db.run(tx, "graph/walk_levels", identifiers=identifiers)
-        result = {int(i): int(d) for i, d in db.all_rows(tx, "graph/walk_result")}
-        if nested:
-            db.script(tx, "graph/walk_drop")
+        jit = db.one(tx, "graph/walk_no_jit")
+        assert jit is not None
+        reached, frontier, level = _client_levels(tx, ids, list(types), depth, identifiers)
+        if frontier:
+            LOGGER.debug("%s: narrow levels from level %d on, the server's level loop takes over", direction, level)
+            reached = _server_levels(tx, reached, {**params, "ids": frontier, "first_level": level + 1},
+                                     identifiers, nested)
+        db.run(tx, "graph/walk_restore_jit", {"previous": jit[0]})
+    return reached
+
+
+def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: dict[str, str]) -> list[tuple[Any, ...]]:
+    """The one-statement walk with JIT off: its estimate passes the JIT thresholds, and compiling took 132 ms of
+    a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md). Outside
+    a transaction the setting goes in the same pipeline, i.e. the same implicit transaction, so that it costs
+    no round trip and ends with the statement; inside one it is switched off and back."""
+    starts = params["ids"]
+    assert isinstance(starts, list)
+    if len(starts) < WALK_JIT_STARTS:
+        return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
+    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        try:
+            with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
+                db.execute(conn, "graph/walk_no_jit")
+                cursor = db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
+        except psycopg.Error as exc:
+            raise convert(exc, "graph/walk_capped") from exc
+        return cursor.fetchall()
+    jit = db.one(conn, "graph/walk_no_jit")
+    assert jit is not None
+    rows = db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
+    db.run(conn, "graph/walk_restore_jit", {"previous": jit[0]})
+    return rows
+
+
+def _client_levels(
+    conn: db.Connection, ids: list[int], types: list[str], max_depth: int | None, identifiers: dict[str, str]
+) -> tuple[dict[int, int], list[int], int]:
+    """Breadth-first from the client while the levels are wide: one statement per level (the targets as one
+    array), the visited set a Python dict. Returns ``(reached, frontier, level)``: a non-empty frontier once
+    ``WALK_NARROW_LEVELS`` levels in a row were narrower than ``WALK_NARROW`` nodes — a chain-like walk, where a
+    round trip per level costs more than the server's loop (sql/graph/walk_levels.sql) — for that loop to go on
+    from ``level``."""
+    reached: dict[int, int] = {}
+    frontier, level, narrow = ids, 0, 0
+    while frontier and level < (max_depth or 2147483647):
+        if narrow >= WALK_NARROW_LEVELS:
+            return reached, frontier, level
+        level += 1
+        row = db.one(conn, "graph/walk_step", {"frontier": frontier, "link_types": types}, identifiers=identifiers)
+        assert row is not None
+        fresh: list[int] = []
+        for node in row[0]:
+            if node not in reached:
+                reached[node] = level
+                fresh.append(node)
+        frontier = fresh
+        narrow = narrow + 1 if len(frontier) < WALK_NARROW else 0
+    return reached, [], level
+
+
+def _server_levels(
+    conn: db.Connection, reached: dict[int, int], args: dict[str, object], identifiers: dict[str, str], nested: bool
+) -> dict[int, int]:
+    """The server's level loop from ``args["ids"]`` on, with ``reached`` as its visited set."""
+    db.script(conn, "graph/walk_create")
+    if reached:
+        with db.copy(conn, "graph/walk_copy", types=["int4", "int4"]) as copy:
+            for row in reached.items():
+                copy.write_row(row)
+    db.run(conn, "graph/walk_args", args)
+    db.run(conn, "graph/walk_levels", identifiers=identifiers)
+    result = {int(i): int(d) for i, d in db.all_rows(conn, "graph/walk_result")}
+    if nested:
+        db.script(conn, "graph/walk_drop")
     return result
 
 

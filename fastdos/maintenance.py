@@ -95,10 +95,7 @@ def get_unreferenced_keyset(ctx: StorageContext, check_consistency: bool = True)
 def _key_differences(ctx: StorageContext, check: bool) -> tuple[list[str], list[str]]:
     repository = ctx.repository
     with ctx.transaction() as conn:
-        container_keys.stage(conn, repository)
-        result = container_keys.differences(conn, check)
-        container_keys.drop(conn)
-    return result
+        return container_keys.differences(conn, repository, check)
 
 
 def maintain(ctx: StorageContext, full: bool = False, dry_run: bool = False, **kwargs: Any) -> MaintenanceReport:

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from fastdos import graph, rules
 from fastdos.backend import Backend
-from fastdos.errors import ValidationError
+from fastdos.errors import FastdosError, ValidationError
+from fastdos.profile import Profile
 from tests.helpers import insert_user
 
 DATA = "data.core.int.Int."
@@ -362,13 +364,22 @@ def test_delete_group_nodes(backend: Backend, conn: psycopg.Connection, caplog: 
 # --- ancestors / descendants ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["one_statement", "level_loop"])
+@pytest.fixture(params=["one_statement", "level_loop", "client_levels", "handover_after_1"])
 def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a traversal test through the capped recursive statement, and again through the level loop (a cap
-    of one row sends every non-empty walk there)."""
-    if request.param == "level_loop":
+    """Run a traversal test through the capped recursive statement, and again past the cap (a cap of one row
+    sends every non-empty walk there): through the server's level loop alone (handed over before the first
+    level), the client's levels alone (no level counts as narrow), and the client's first level followed by
+    the server's loop."""
+    if request.param != "one_statement":
         monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
         monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
+    if request.param == "level_loop":
+        monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)
+    if request.param == "client_levels":
+        monkeypatch.setattr(graph, "WALK_NARROW", 0)
+    if request.param == "handover_after_1":
+        monkeypatch.setattr(graph, "WALK_NARROW", 10**9)
+        monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 1)
     return str(request.param)
 
 
@@ -415,9 +426,11 @@ def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connect
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
     with backend.transaction() as tx:
         before = tx.execute("SHOW plan_cache_mode").fetchone()
+        jit = tx.execute("SHOW jit").fetchone()
         assert backend.get_descendants(ids[:1]) == {ids[1]: 1, ids[2]: 2}
         assert backend.get_ancestors(ids[2:]) == {ids[1]: 1, ids[0]: 2}
         assert tx.execute("SHOW plan_cache_mode").fetchone() == before
+        assert tx.execute("SHOW jit").fetchone() == jit  # the walk switched JIT off for itself only
         backend.delete_nodes_and_connections([ids[2]])
         assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
     assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
@@ -445,3 +458,39 @@ def test_traversal_bad_input(backend: Backend, conn: psycopg.Connection) -> None
     assert backend.get_descendants([]) == {}
     assert backend.get_descendants([999_999]) == {}
     assert backend.get_descendants(ids, link_types="input_calc") == {ids[1]: 1}
+
+
+def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one-statement walk switches JIT off for itself only: in the same pipeline outside a transaction, and
+    off-and-back inside one."""
+    monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)  # (the switch applies from 50 start nodes by default)
+    ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    for _ in range(3):
+        assert backend.get_descendants(ids[:1], use_closure=False) == {ids[1]: 1, ids[2]: 2}
+    with backend.transaction() as tx:
+        assert tx.execute("SHOW jit").fetchone() == ("on",)  # a pooled connection the walks used
+        tx.execute("SET LOCAL jit = on")
+        assert backend.get_ancestors(ids[2:], use_closure=False) == {ids[1]: 1, ids[0]: 2}
+        assert tx.execute("SHOW jit").fetchone() == ("on",)
+
+
+def test_pipelined_walk_error_is_converted(profile: Profile, conn: psycopg.Connection,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server error in the pipelined capped walk (here: a lock it cannot get within lock_timeout) comes out as
+    fastdos' converted error, like any other statement's, and the storage is unchanged."""
+    monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)
+    ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
+    dbname = conn.execute("SELECT current_database()").fetchone()
+    assert dbname is not None
+    conn.execute(sql.SQL("ALTER DATABASE {} SET lock_timeout = '50ms'").format(sql.Identifier(dbname[0])))
+    try:
+        with Backend(profile) as fresh, psycopg.connect(profile.conninfo()) as locker:
+            locker.execute("LOCK TABLE db_dblink IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(FastdosError) as info:
+                fresh.get_descendants(ids[:1], use_closure=False)
+            assert not isinstance(info.value, psycopg.Error)
+            locker.rollback()
+            assert fresh.get_descendants(ids[:1], use_closure=False) == {ids[1]: 1, ids[2]: 2}
+    finally:
+        conn.execute(sql.SQL("ALTER DATABASE {} RESET lock_timeout").format(sql.Identifier(dbname[0])))

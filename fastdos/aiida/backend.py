@@ -8,7 +8,7 @@ transactions, profile locks):
 * ``bulk_insert`` / ``bulk_update``: binary COPY and one ``UPDATE ... FROM`` instead of the ORM's
   ``executemany`` (bench/notes/aiida_plugin.md).
 * ``delete_nodes_and_connections``: four set-wise statements on id arrays.
-* ``get_unreferenced_keyset``: the key difference inside PostgreSQL, no node loaded into Python; ``maintain``
+* ``get_unreferenced_keyset``: the referenced keys extracted inside PostgreSQL, no node loaded into Python; ``maintain``
   uses it, and so does ``backup`` (aiida-core's ``_backup_storage`` runs ``self.maintain`` first, then its
   ``pg_dump`` and rsync steps, which are kept as they are). ``maintain(full=True)`` takes aiida-core's profile
   lock and fastdos' locks.

@@ -10,6 +10,7 @@ before a connection is even taken.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import logging
 import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from psycopg import sql
 
 from .. import db
 from ..context import context_of
-from ..errors import MultipleObjectsError, NotExistent, ValidationError
+from ..errors import MultipleObjectsError, NotExistent, ValidationError, convert
 from .entities import (
     GROUP_MEMBERS_TABLE,
     NODE,
@@ -351,9 +352,45 @@ class QueryBuilder:
         with context.connection() as conn:
             statement, params, _ = self._compile(conn)
             if batch_size is None:
-                yield from self._execute(conn, statement, params).fetchall()
+                yield from self._fetch(conn, statement, params).fetchall()
                 return
-            yield from db.stream(conn, "query-builder", statement, params, batch_size)
+            with self._jit_off(conn):
+                yield from db.stream(conn, "query-builder", statement, params, batch_size)
+
+    def _fetch(self, conn: db.Connection, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
+        """Run the statement, with JIT off when it walks ancestors/descendants. On an idle autocommit
+        connection the setting is transaction-local and sent in the same pipeline, i.e. the same implicit
+        transaction as the statement: no round trip and nothing to restore."""
+        if self._walks() and conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            try:
+                with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
+                    db.execute(conn, "query/jit_off_here")
+                    cursor = self._execute(conn, statement, params)
+            except psycopg.Error as exc:
+                raise convert(exc, "query-builder") from exc
+            return cursor
+        with self._jit_off(conn):
+            cursor = self._execute(conn, statement, params)
+        return cursor
+
+    def _walks(self) -> bool:
+        return any(v.join is not None and v.join.kind == "closure" for v in self._vertices)
+
+    @contextlib.contextmanager
+    def _jit_off(self, conn: db.Connection) -> Iterator[None]:
+        """JIT off around a statement that walks ancestors/descendants (sql/query/jit_off.sql says why); the
+        previous setting is restored, since the connection may be a caller's. A failed transaction needs no
+        restore: its rollback undoes the setting."""
+        if not self._walks():
+            yield
+            return
+        row = db.one(conn, "query/jit_off")
+        assert row is not None
+        try:
+            yield
+        finally:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                db.run(conn, "query/jit_restore", {"previous": row[0]})
 
     def _shape(self) -> list[tuple[str, str, str, Vertex, bool]]:
         return self._projections()
@@ -414,7 +451,7 @@ class QueryBuilder:
         """The number of result rows (respecting distinct, limit and offset)."""
         with self._require_context().connection() as conn:
             statement, params, _ = self._compile(conn, mode="count")
-            row = self._execute(conn, statement, params).fetchone()
+            row = self._fetch(conn, statement, params).fetchone()
         assert row is not None
         return int(row[0])
 

@@ -83,7 +83,15 @@ def closure_relation(conn: db.Connection) -> sql.Composable | None:
 
 def recursive_relation(v: Vertex, source: Vertex, params: Params) -> sql.Composable:
     """``r<i>(ancestor_id, descendant_id)`` over create/input_calc links, seeded by the other vertex's
-    filters (as aiida-core does), deduplicated by UNION (no path explosion, cycles terminate)."""
+    filters (as aiida-core does), deduplicated by UNION (no path explosion, cycles terminate).
+
+    Both the seed and the recursive term reach the links through ``LATERAL (... OFFSET 0)``: one index probe
+    per start node and per reached node. Flattened into joins, the planner sized them blindly and hashed a
+    sequential scan of all of db_dblink for the seed and for the recursion (34.5 ms against 12.6 ms at 10^5
+    nodes, 1000 starts; bench/notes/traversal.md). The statement must run with JIT off
+    (:func:`fastdos.query.builder.QueryBuilder`): the probes' estimate passes the JIT thresholds, and
+    compiling cost ten times the walk. A seed with no filter at all (every node) keeps the hash join.
+    """
     assert v.join is not None
     seed_alias = f"s{v.index}"
     seed_filters = _seed_type_filter(source, seed_alias, params)
@@ -92,23 +100,32 @@ def recursive_relation(v: Vertex, source: Vertex, params: Params) -> sql.Composa
         seed_filters.append(compiled)
     types = sql.SQL("l.type IN ('create', 'input_calc')")
     assert PROVENANCE_LINK_TYPES == ("create", "input_calc")
-    where = sql.SQL(" AND ").join([types, *seed_filters])
-    name = sql.Identifier(v.edge_alias)
-    if v.relationship == "with_ancestors":  # v is a descendant of source: walk down from it
-        return sql.SQL(
-            "{name}(ancestor_id, descendant_id) AS ("
-            "SELECT l.input_id, l.output_id FROM db_dblink AS l JOIN db_dbnode AS {s} ON {s}.id = l.input_id "
-            "WHERE {where} "
-            "UNION SELECT r.ancestor_id, l.output_id FROM {name} AS r JOIN db_dblink AS l "
-            "ON l.input_id = r.descendant_id WHERE {types})"
-        ).format(name=name, s=sql.Identifier(seed_alias), where=where, types=types)
-    return sql.SQL(
-        "{name}(ancestor_id, descendant_id) AS ("
-        "SELECT l.input_id, l.output_id FROM db_dblink AS l JOIN db_dbnode AS {s} ON {s}.id = l.output_id "
-        "WHERE {where} "
-        "UNION SELECT l.input_id, r.descendant_id FROM {name} AS r JOIN db_dblink AS l "
-        "ON l.output_id = r.ancestor_id WHERE {types})"
-    ).format(name=name, s=sql.Identifier(seed_alias), where=where, types=types)
+    name, s = sql.Identifier(v.edge_alias), sql.Identifier(seed_alias)
+    down = v.relationship == "with_ancestors"  # v is a descendant of source: walk down from it
+    near, far = ("input_id", "output_id") if down else ("output_id", "input_id")
+    # (ancestor_id, descendant_id) of a seed link / of a step from the work table row r to the link's far end
+    seed_pair = sql.SQL("{s}.id, x.id" if down else "x.id, {s}.id").format(s=s)
+    step_pair = sql.SQL("r.ancestor_id, x.id" if down else "x.id, r.descendant_id")
+    step_from = sql.SQL("r.descendant_id" if down else "r.ancestor_id")
+    if seed_filters:
+        seed = sql.SQL(
+            "SELECT {pair} FROM db_dbnode AS {s} CROSS JOIN LATERAL ("
+            "SELECT l.{far} FROM db_dblink AS l WHERE l.{near} = {s}.id AND {types} OFFSET 0) AS x(id) "
+            "WHERE {where}"
+        ).format(
+            pair=seed_pair, s=s, far=sql.Identifier(far), near=sql.Identifier(near), types=types,
+            where=sql.SQL(" AND ").join(seed_filters),
+        )
+    else:
+        seed = sql.SQL("SELECT l.input_id, l.output_id FROM db_dblink AS l WHERE {types}").format(types=types)
+    step = sql.SQL(
+        "SELECT {pair} FROM {name} AS r CROSS JOIN LATERAL ("
+        "SELECT l.{far} FROM db_dblink AS l WHERE l.{near} = {start} AND {types} OFFSET 0) AS x(id)"
+    ).format(pair=step_pair, name=name, far=sql.Identifier(far), near=sql.Identifier(near), start=step_from,
+             types=types)
+    return sql.SQL("{name}(ancestor_id, descendant_id) AS ({seed} UNION {step})").format(
+        name=name, seed=seed, step=step
+    )
 
 
 def _seed_type_filter(source: Vertex, alias: str, params: Params) -> list[sql.Composable]:

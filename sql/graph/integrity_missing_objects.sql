@@ -2,7 +2,7 @@
 -- purpose: Repository keys referenced in nodes' repository_metadata that are missing from the staged container keys (fastdos_container_keys, see fastdos/container_keys.py).
 -- params: examples
 -- returns: key, node ids (int[], up to 10), total (missing keys)
--- The referenced keys are found with the jsonpath walk of container_keys/differences (every string-valued k at
+-- The referenced keys are found with the jsonpath walk of container_keys/referenced (every string-valued k at
 -- any depth), here keeping the node id of each reference to name examples.
 WITH referenced AS (
     SELECT k.value #>> '{}' AS key, n.id AS node_id
