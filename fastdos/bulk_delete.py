@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from . import db
+from . import db, session_settings
 from .errors import DatabaseError, IntegrityError, LockingProfileError
 
 if TYPE_CHECKING:
@@ -229,23 +229,6 @@ def _replica_allowed(conn: db.Connection, references: list[Reference]) -> bool:
     return may_set and read_committed and not foreign
 
 
-def _set_local(conn: db.Connection, setting: str, value: str) -> None:
-    db.scalar(conn, "ingest/set_local", {"setting": setting, "value": value})
-
-
-@contextlib.contextmanager
-def local_setting(conn: db.Connection, setting: str, value: str) -> Iterator[None]:
-    """``setting`` = ``value`` for the block, inside the open transaction only, and the previous value after it.
-
-    Put back explicitly because inside a caller's transaction a ``SET LOCAL`` would outlive the savepoint that
-    made it. On an error the rollback of the enclosing savepoint restores it.
-    """
-    previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": setting}))
-    _set_local(conn, setting, value)
-    yield
-    _set_local(conn, setting, previous)
-
-
 def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool) -> int:
     """Nodes first, then every referencing row, by joins against a temporary table of the ids."""
     if not filled:
@@ -269,7 +252,7 @@ def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references:
 def _with_replica(
     conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool
 ) -> int:
-    with local_setting(conn, "session_replication_role", "replica"):
+    with session_settings.local_setting(conn, "session_replication_role", "replica"):
         below = _delete_set(conn, ids, watermark, references, filled)
     for ref in references:
         rows = db.all_rows(conn, "graph/bulk_dangling", identifiers={"table": ref.identifier, "column": ref.column})
@@ -287,10 +270,11 @@ def _with_constraints(
     conn: db.Connection, ids: list[int], watermark: int, references: list[Reference], filled: bool
 ) -> int | None:
     """The constraints strategy; None when its locks cannot be had in time (nothing changed then)."""
-    previous = str(db.scalar(conn, "graph/bulk_current_setting", {"setting": "lock_timeout"}))
     try:
-        with db.savepoint(conn, "bulk-delete/drop-constraints"):
-            _set_local(conn, "lock_timeout", DDL_LOCK_TIMEOUT)
+        with (
+            db.savepoint(conn, "bulk-delete/drop-constraints"),
+            session_settings.local_setting(conn, "lock_timeout", DDL_LOCK_TIMEOUT),
+        ):
             for ref in references:
                 db.run(
                     conn,
@@ -302,7 +286,6 @@ def _with_constraints(
             raise
         LOGGER.info("cannot drop the foreign keys now, deleting without: %s", exc)
         return None
-    _set_local(conn, "lock_timeout", previous)
     below = _delete_set(conn, ids, watermark, references, filled)
     for ref in references:
         db.run(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from . import bulk_delete, db, integrity, rules
+from . import bulk_delete, db, integrity, rules, session_settings
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
 from .errors import ClosureError, convert
 
@@ -148,7 +148,7 @@ def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, int
         }  # fmt: skip
         # The recursive statement's estimate (millions of rows) triggers JIT compilation: 170 ms of a 400 ms walk of
         # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
-        with bulk_delete.local_setting(conn, "jit", "off"):
+        with session_settings.no_jit(conn):
             name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
             reached = {int(r[0]) for r in db.all_rows(conn, name, params)}
     missing = [pk for pk in ids if pk not in reached]
@@ -300,15 +300,13 @@ def _walk(
     # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
     LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
     nested = ctx.in_transaction
-    with ctx.transaction() as tx:
-        jit = db.one(tx, "graph/walk_no_jit")
-        assert jit is not None
+    # JIT off for the levels too: their estimates pass the JIT thresholds (bench/notes/traversal.md).
+    with ctx.transaction() as tx, session_settings.no_jit(tx):
         reached, frontier, level = _client_levels(tx, ids, list(types), depth, identifiers)
         if frontier:
             LOGGER.debug("%s: narrow levels from level %d on, the server's level loop takes over", direction, level)
             reached = _server_levels(tx, reached, {**params, "ids": frontier, "first_level": level + 1},
                                      identifiers, nested)
-        db.run(tx, "graph/walk_restore_jit", {"previous": jit[0]})
     return reached
 
 
@@ -324,16 +322,13 @@ def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: di
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         try:
             with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
-                db.execute(conn, "graph/walk_no_jit")
+                db.execute(conn, "session/swap_local", {"setting": "jit", "value": "off"})
                 cursor = db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
         except psycopg.Error as exc:
             raise convert(exc, "graph/walk_capped") from exc
         return cursor.fetchall()
-    jit = db.one(conn, "graph/walk_no_jit")
-    assert jit is not None
-    rows = db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
-    db.run(conn, "graph/walk_restore_jit", {"previous": jit[0]})
-    return rows
+    with session_settings.no_jit(conn):
+        return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
 
 
 def _client_levels(
