@@ -41,8 +41,9 @@ from tests.test_aiida_interop import AIIDA_PYTHON, run_aiida
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKER = ROOT / "tests" / "data" / "archives" / "make_sample_archive.py"
-SIZES = {10_000: 1_000, 100_000: 10_000}  # nodes: files
-ROUNDS = {10_000: 3, 100_000: 2}
+SIZES = {1_000: 100, 3_300: 330, 10_000: 1_000, 100_000: 10_000}  # nodes: files
+ROUNDS = {1_000: 7, 3_300: 5, 10_000: 3, 100_000: 2}
+AIIDA_ROUNDS = {1_000: 3, 3_300: 3, 10_000: 1, 100_000: 1}  # aiida-core's import, best of (small ones are quick)
 AIIDA_LARGE = os.environ.get("FASTDOS_BENCH_AIIDA_LARGE") == "1"
 TARGET_SPEEDUP = 10
 
@@ -126,14 +127,17 @@ def test_import_fastdos_vs_aiida(
     extra.update(nodes=nodes, files=SIZES[nodes], fastdos_s=round(fastdos_s, 2))
     if nodes > 10_000 and not AIIDA_LARGE:
         return
-    reference = storages.new("aiida-import")
-    started = time.perf_counter()
-    result = run_aiida("import_archive", reference, tmp_path, path=str(archive))
-    aiida_wall = time.perf_counter() - started
-    assert result["counts"]["nodes"] == node_count(reference) >= nodes
-    extra.update(aiida_import_s=result["seconds"], aiida_wall_s=round(aiida_wall, 2),
-                 speedup=round(result["seconds"] / fastdos_s, 1))  # fmt: skip
-    assert result["seconds"] / fastdos_s >= TARGET_SPEEDUP, extra
+    aiida_s, aiida_wall = [], []
+    for _ in range(AIIDA_ROUNDS[nodes]):
+        reference = storages.new("aiida-import")
+        started = time.perf_counter()
+        result = run_aiida("import_archive", reference, tmp_path, path=str(archive))
+        aiida_wall.append(time.perf_counter() - started)
+        assert result["counts"]["nodes"] == node_count(reference) >= nodes
+        aiida_s.append(result["seconds"])
+    extra.update(aiida_import_s=min(aiida_s), aiida_wall_s=round(min(aiida_wall), 2),
+                 speedup=round(min(aiida_s) / fastdos_s, 1))  # fmt: skip
+    assert min(aiida_s) / fastdos_s >= TARGET_SPEEDUP, extra
 
 
 PEAK_SCRIPT = textwrap.dedent(

@@ -71,9 +71,10 @@ class LoadMode:
     transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before.
     """
 
-    def __init__(self, conn: db.Connection, spec: Entity) -> None:
+    def __init__(self, conn: db.Connection, spec: Entity, *, indexes: bool = True) -> None:
+        """Read the table's definitions; with ``indexes=False`` only its foreign keys are dropped and restored."""
         self.conn, self.spec = conn, spec
-        self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table})
+        self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table}) if indexes else []
         self.foreign_keys = db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})
 
     def drop(self) -> None:
