@@ -68,21 +68,44 @@ class LoadMode:
 
     Definitions are read with ``pg_get_indexdef``/``pg_get_constraintdef`` at run time (legacy databases
     name indexes differently, docs/schema.md#legacy-migrated-databases). Everything happens inside the caller's
-    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before.
+    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before. The
+    foreign keys go and come back in one ``ALTER TABLE`` per table.
     """
 
-    def __init__(self, conn: db.Connection, spec: Entity, *, indexes: bool = True) -> None:
-        """Read the table's definitions; with ``indexes=False`` only its foreign keys are dropped and restored."""
-        self.conn, self.spec = conn, spec
+    def __init__(
+        self,
+        conn: db.Connection,
+        spec: Entity,
+        *,
+        indexes: bool = True,
+        foreign_keys: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Read the table's definitions; with ``indexes=False`` only its foreign keys are dropped and restored.
+        ``foreign_keys`` (name, definition) already read (:meth:`of_tables`) saves the catalog query."""
+        self.conn, self.spec, self.rebuilds_indexes = conn, spec, indexes
         self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table}) if indexes else []
-        self.foreign_keys = db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})
+        if foreign_keys is None:
+            foreign_keys = [(str(n), str(d)) for n, d in db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})]
+        self.foreign_keys = list(foreign_keys)
+
+    @classmethod
+    def of_tables(cls, conn: db.Connection, specs: Sequence[Entity], *, indexes: bool) -> list[LoadMode]:
+        """The load modes of several tables, their foreign keys read in one catalog query."""
+        keys: dict[str, list[tuple[str, str]]] = {spec.table: [] for spec in specs}
+        for table, name, definition in db.all_rows(conn, "ingest/foreign_keys_of_tables", {"tables": list(keys)}):
+            keys[str(table)].append((str(name), str(definition)))
+        return [cls(conn, spec, indexes=indexes, foreign_keys=keys[spec.table]) for spec in specs]
 
     def drop(self) -> None:
-        db.scalar(
-            self.conn, "ingest/set_local", {"setting": "maintenance_work_mem", "value": LOAD_MAINTENANCE_WORK_MEM}
-        )
-        for name, _ in self.foreign_keys:
-            db.run(self.conn, "ingest/drop_foreign_key", identifiers={"table": self.spec.table, "constraint": name})
+        if self.rebuilds_indexes:  # index builds (and FK validations, run with it as work_mem) of big loads
+            db.scalar(
+                self.conn, "ingest/set_local", {"setting": "maintenance_work_mem", "value": LOAD_MAINTENANCE_WORK_MEM}
+            )
+        if self.foreign_keys:
+            drops = sql.SQL(", ").join(
+                sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(name)) for name, _ in self.foreign_keys
+            )
+            db.run(self.conn, "ingest/drop_foreign_keys", identifiers={"table": self.spec.table, "drops": drops})
         for schema, name, _ in self.indexes:
             db.run(self.conn, "ingest/drop_index", identifiers={"index": sql.Identifier(schema, name)})
 
@@ -90,11 +113,13 @@ class LoadMode:
         # The definitions are text PostgreSQL itself produced for these objects moments ago.
         for _, _, definition in self.indexes:
             db.run(self.conn, "ingest/create_index", identifiers={"definition": sql.SQL(definition)})
-        for name, definition in self.foreign_keys:
+        if self.foreign_keys:
+            additions = sql.SQL(", ").join(
+                sql.SQL("ADD CONSTRAINT {} ").format(sql.Identifier(name)) + sql.SQL(definition)
+                for name, definition in self.foreign_keys
+            )
             db.run(
-                self.conn,
-                "ingest/add_foreign_key",
-                identifiers={"table": self.spec.table, "constraint": name, "definition": sql.SQL(definition)},
+                self.conn, "ingest/add_foreign_keys", identifiers={"table": self.spec.table, "additions": additions}
             )
 
 

@@ -58,7 +58,7 @@ __all__ = [
     "DATA",
     "DUPLICATE_LABEL_MAX",
     "DUPLICATE_LABEL_TEMPLATE",
-    "FOREIGN_KEY_MODE_MIN_NODES",
+    "FOREIGN_KEY_MODE_MIN_ROWS",
     "IMPORT_GROUP_DESCRIPTION",
     "IMPORT_GROUP_TYPE",
     "LINK_RULES",
@@ -78,11 +78,12 @@ __all__ = [
 
 LOGGER = logging.getLogger("fastdos.importer")
 
-# Load mode (see ImportRun.start_load_mode) only when the archive has more nodes than the target: its foreign
-# keys dropped and re-validated from FOREIGN_KEY_MODE_MIN_NODES archive nodes, its plain indexes dropped and
-# rebuilt too from LOAD_MODE_MIN_NODES; below each, the row-wise work costs less than the DDL
-# (bench/notes/import.md). Read at every import from this module (tests lower them with monkeypatch).
-FOREIGN_KEY_MODE_MIN_NODES = 500
+# Load mode (see ImportRun.start_load_mode) only when the archive has more nodes than the target: a table's
+# foreign keys dropped and re-validated when the archive brings it FOREIGN_KEY_MODE_MIN_ROWS rows or more
+# (a key's row-wise checks cost ~5-10 us a row, dropping and re-adding it ~1-1.5 ms), every table's plain
+# indexes and keys from LOAD_MODE_MIN_NODES archive nodes; below each, the row-wise work costs less than the
+# DDL (bench/notes/import.md). Read at every import from this module (tests lower them with monkeypatch).
+FOREIGN_KEY_MODE_MIN_ROWS = 500
 LOAD_MODE_MIN_NODES = 5_000
 KEEP_EXTRAS = ("k", "n", "l")  # aiida's default merge_extras: existing nodes' extras are left as they are
 
@@ -141,7 +142,9 @@ def import_archive(
             fresh = not ctx.in_transaction  # the import's own transaction: no working table can exist yet
             with ctx.transaction() as conn, gc_paused():
                 run.conn = conn
-                run.start_load_mode(FOREIGN_KEY_MODE_MIN_NODES, LOAD_MODE_MIN_NODES)
+                run.start_load_mode(
+                    FOREIGN_KEY_MODE_MIN_ROWS, LOAD_MODE_MIN_NODES, import_group=import_group or group_label is not None
+                )
                 staging.create(conn, run.working_tables(tuple(merge_extras) != KEEP_EXTRAS), fresh=fresh)
                 user_ids = stages.users(run)
                 computer_ids = stages.computers(run)

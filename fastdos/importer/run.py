@@ -114,16 +114,17 @@ class ImportRun:
 
     # --- load mode -------------------------------------------------------------------------------------------
 
-    def start_load_mode(self, min_nodes: int, min_nodes_indexes: int) -> None:
-        """Drop the foreign keys of the big tables when the archive has at least ``min_nodes`` nodes and more
-        than the target, and their plain indexes too from ``min_nodes_indexes`` nodes; under the exclusive lock
-        only (the load mode locks the tables for the whole import).
+    def start_load_mode(self, min_rows: int, min_nodes_indexes: int, *, import_group: bool) -> None:
+        """Under the exclusive lock only, and only when the archive has more nodes than the target: drop the
+        foreign keys of each big table the archive brings at least ``min_rows`` rows to, and from
+        ``min_nodes_indexes`` archive nodes the foreign keys and plain indexes of all of them (the load mode
+        locks the tables for the whole import).
 
         Every foreign-key check of the import would otherwise run row by row at COMMIT (the schema's keys are
-        DEFERRABLE INITIALLY DEFERRED, docs/schema.md#foreign-keys), ~7 checks of ~5-10 us per archive node;
-        re-adding a key validates all rows in one join whose cost is bounded by the target being smaller than
-        the archive, and building an index once beats maintaining it per row at 10^4 nodes and more. At 10^5
-        nodes this halved the import; below 5 000 nodes only the keys go (bench/notes/import.md). A failure
+        DEFERRABLE INITIALLY DEFERRED, docs/schema.md#foreign-keys), ~5-10 us a row and key; re-adding a key
+        validates all rows in one join whose cost is bounded by the target being smaller than the archive, and
+        building an index once beats maintaining it per row from 10^4 nodes. At 10^5 nodes this halved the
+        import; at 10^3 the keys alone cost 3-4x less dropped and re-added (bench/notes/import.md). A failure
         rolls the DDL back with the rows.
         """
         nodes = self.reader.count("db_dbnode")
@@ -132,13 +133,18 @@ class ImportRun:
         )
         # An empty node table needs no uuid lookups (the archive's uuids are unique).
         self.target_has_nodes = present > 0
-        if not self.exclusive or nodes < min(min_nodes, min_nodes_indexes) or present >= nodes:
+        if not self.exclusive or present >= nodes:
             return
         indexes = nodes >= min_nodes_indexes
-        for entity_type in LOAD_MODE_TABLES:
-            loader = LoadMode(self.conn, ENTITIES[entity_type], indexes=indexes)
+        rows = {entity_type: self.reader.count(ENTITIES[entity_type].table) for entity_type in LOAD_MODE_TABLES}
+        if import_group:
+            rows[EntityTypes.GROUP_NODE] += nodes
+        tables = [ENTITIES[t] for t in LOAD_MODE_TABLES if indexes or rows[t] >= min_rows]
+        if not tables:
+            return
+        self.loaders = LoadMode.of_tables(self.conn, tables, indexes=indexes)
+        for loader in self.loaders:
             loader.drop()
-            self.loaders.append(loader)
         self.report.load_mode = "indexes and foreign keys" if indexes else "foreign keys"
 
     def end_load_mode(self) -> None:
