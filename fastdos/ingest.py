@@ -85,7 +85,8 @@ class LoadMode:
         self.conn, self.spec, self.rebuilds_indexes = conn, spec, indexes
         self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table}) if indexes else []
         if foreign_keys is None:
-            foreign_keys = [(str(n), str(d)) for n, d in db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})]
+            rows = db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})
+            foreign_keys = [(str(name), str(definition)) for name, definition in rows]
         self.foreign_keys = list(foreign_keys)
 
     @classmethod
