@@ -98,30 +98,58 @@ class LoadMode:
         return [cls(conn, spec, indexes=indexes, foreign_keys=keys[spec.table]) for spec in specs]
 
     def drop(self) -> None:
+        """Drop the foreign keys and indexes (one statement each)."""
+        self._set_memory()
+        for name, identifiers in self.drops():
+            db.run(self.conn, name, identifiers=identifiers)
+
+    def restore(self) -> None:
+        """Re-create the indexes, then re-add (and so validate) the foreign keys."""
+        for name, identifiers in self.restores():
+            db.run(self.conn, name, identifiers=identifiers)
+
+    @staticmethod
+    def drop_all(conn: db.Connection, loaders: Sequence[LoadMode]) -> None:
+        """:meth:`drop` of several tables in one round trip."""
+        for loader in loaders[:1]:
+            loader._set_memory()
+        db.run_together(conn, "ingest/drop_foreign_keys", [s for loader in loaders for s in loader.drops()])
+
+    @staticmethod
+    def restore_all(conn: db.Connection, loaders: Sequence[LoadMode]) -> None:
+        """:meth:`restore` of several tables in one round trip."""
+        db.run_together(conn, "ingest/add_foreign_keys", [s for loader in loaders for s in loader.restores()])
+
+    def _set_memory(self) -> None:
         if self.rebuilds_indexes:  # index builds (and FK validations, run with it as work_mem) of big loads
             db.scalar(
                 self.conn, "ingest/set_local", {"setting": "maintenance_work_mem", "value": LOAD_MAINTENANCE_WORK_MEM}
             )
+
+    def drops(self) -> list[tuple[str, dict[str, str | sql.Composable]]]:
+        """The statements of :meth:`drop`: (query name, identifiers)."""
+        statements: list[tuple[str, dict[str, str | sql.Composable]]] = []
         if self.foreign_keys:
             drops = sql.SQL(", ").join(
                 sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(name)) for name, _ in self.foreign_keys
             )
-            db.run(self.conn, "ingest/drop_foreign_keys", identifiers={"table": self.spec.table, "drops": drops})
-        for schema, name, _ in self.indexes:
-            db.run(self.conn, "ingest/drop_index", identifiers={"index": sql.Identifier(schema, name)})
+            statements.append(("ingest/drop_foreign_keys", {"table": self.spec.table, "drops": drops}))
+        statements += [("ingest/drop_index", {"index": sql.Identifier(s, name)}) for s, name, _ in self.indexes]
+        return statements
 
-    def restore(self) -> None:
+    def restores(self) -> list[tuple[str, dict[str, str | sql.Composable]]]:
+        """The statements of :meth:`restore`: (query name, identifiers)."""
         # The definitions are text PostgreSQL itself produced for these objects moments ago.
-        for _, _, definition in self.indexes:
-            db.run(self.conn, "ingest/create_index", identifiers={"definition": sql.SQL(definition)})
+        statements: list[tuple[str, dict[str, str | sql.Composable]]] = [
+            ("ingest/create_index", {"definition": sql.SQL(definition)}) for _, _, definition in self.indexes
+        ]
         if self.foreign_keys:
             additions = sql.SQL(", ").join(
                 sql.SQL("ADD CONSTRAINT {} ").format(sql.Identifier(name)) + sql.SQL(definition)
                 for name, definition in self.foreign_keys
             )
-            db.run(
-                self.conn, "ingest/add_foreign_keys", identifiers={"table": self.spec.table, "additions": additions}
-            )
+            statements.append(("ingest/add_foreign_keys", {"table": self.spec.table, "additions": additions}))
+        return statements
 
 
 def bulk_insert(

@@ -143,12 +143,12 @@ class ImportRun:
         if not tables:
             return
         self.loaders = LoadMode.of_tables(self.conn, tables, indexes=indexes)
-        for loader in self.loaders:
-            loader.drop()
+        LoadMode.drop_all(self.conn, self.loaders)
         self.report.load_mode = "indexes and foreign keys" if indexes else "foreign keys"
 
     def end_load_mode(self) -> None:
         """Re-create what :meth:`start_load_mode` dropped (validating every foreign key)."""
-        with self.stage("constraints", len(self.loaders)) if self.loaders else contextlib.nullcontext():
-            while self.loaders:
-                self.loaders.pop().restore()
+        if self.loaders:
+            with self.stage("constraints", len(self.loaders)):
+                LoadMode.restore_all(self.conn, self.loaders)
+                self.loaders = []

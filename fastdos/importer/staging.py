@@ -98,13 +98,15 @@ def _names(tables: Sequence[Staging]) -> sql.Composable:
 
 
 def create(conn: db.Connection, tables: Sequence[Staging] = ALL, *, fresh: bool = False) -> None:
-    """Create the working tables ``tables``. Unless ``fresh`` (the import's own transaction, where none can
-    exist), every working table is dropped first, so that a second import inside one outer transaction starts
-    clean (``ON COMMIT DROP`` covers an import interrupted before :func:`drop`)."""
+    """Create the working tables ``tables`` (in one round trip). Unless ``fresh`` (the import's own transaction,
+    where none can exist), every working table is dropped first, so that a second import inside one outer
+    transaction starts clean (``ON COMMIT DROP`` covers an import interrupted before :func:`drop`)."""
     if not fresh:
         drop(conn)
-    for table in tables:
-        db.run(conn, "importer/create_staging", identifiers={"table": table.name, "columns": table.definition()})
+    creates: list[tuple[str, dict[str, str | sql.Composable]]] = [
+        ("importer/create_staging", {"table": table.name, "columns": table.definition()}) for table in tables
+    ]
+    db.run_together(conn, "importer/create_staging", creates)
 
 
 def drop(conn: db.Connection) -> None:
