@@ -516,6 +516,17 @@ def test_import_inside_a_caller_transaction_rolls_back_with_it(
         raise Stop
 
 
+def test_two_imports_inside_one_caller_transaction(backend: Backend, conn: psycopg.Connection) -> None:
+    # the first import leaves no working table behind for the second (inside a caller's transaction the COMMIT
+    # that would drop them comes later); the second finds the first one's rows
+    with backend.transaction():
+        first = import_archive(backend, SAMPLE, import_group=False)
+        second = import_archive(backend, SAMPLE, import_group=False)
+    assert (first.stages["nodes"].new, second.stages["nodes"].existing) == (375, 375)
+    assert second.stages["links"].new == 0 and second.stages["repository"].existing == 100
+    assert counts(conn) == {**SAMPLE_COUNTS, "db_dbgroup": 2, "db_dbgroup_dbnodes": 175}
+
+
 # --- load mode (archives larger than the target, under the exclusive lock) -------------------------------
 
 
