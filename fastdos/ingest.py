@@ -20,10 +20,11 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
 
 from . import db
-from .errors import ValidationError
+from .errors import IntegrityError, ValidationError
 from .ids import is_id
 from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows
 
@@ -37,6 +38,12 @@ DEFAULT_BATCH_SIZE = 10_000
 
 # Load mode: memory for the index rebuilds and FK validations of one transaction (SET LOCAL only).
 LOAD_MAINTENANCE_WORK_MEM = "256MB"
+
+# From this many pairs add_nodes_to_groups first tries the memberships as all new (a plain INSERT in a
+# savepoint, ingest/add_group_nodes_new) and only on a pair that exists runs aiida's ON CONFLICT statement:
+# speculative insertion made 10^5 memberships cost the server 50 % more (bench/notes/ingest.md). Below it
+# the savepoint's round trips would cost more than the statement saves.
+NEW_MEMBERS_FIRST = 1_000
 
 Progress = Callable[[int], None]
 
@@ -225,8 +232,10 @@ def bulk_insert_iter(
 def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -> int:
     """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
 
-    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement).
-    Unknown groups or nodes fail the foreign keys at COMMIT (see the module docstring).
+    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement); from
+    :data:`NEW_MEMBERS_FIRST` pairs a plain INSERT is tried first in a savepoint (the common case: all new)
+    and the ON CONFLICT statement runs only when a pair exists. Unknown groups or nodes fail the foreign keys
+    at COMMIT (see the module docstring).
     """
     group_ids: list[int] = []
     node_ids: list[int] = []
@@ -242,8 +251,16 @@ def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -
         node_ids.append(node_id)
     if not group_ids:
         return 0
+    params = {"group_ids": group_ids, "node_ids": node_ids}
     with ctx.transaction() as conn:
-        return db.run(conn, "ingest/add_group_nodes", {"group_ids": group_ids, "node_ids": node_ids})
+        if len(group_ids) >= NEW_MEMBERS_FIRST:
+            try:
+                with db.savepoint(conn, "ingest/add_group_nodes_new"):
+                    return db.run(conn, "ingest/add_group_nodes_new", params)
+            except IntegrityError as exc:  # a pair exists (or comes twice): skip them as aiida does
+                if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                    raise
+        return db.run(conn, "ingest/add_group_nodes", params)
 
 
 def add_nodes_to_group(ctx: StorageContext, group_id: int, node_ids: Iterable[int]) -> int:

@@ -7,6 +7,7 @@ content), not only that an error was raised.
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import math
 import uuid
@@ -483,6 +484,25 @@ def test_group_memberships_skip_existing(backend: Backend, conn: psycopg.Connect
     assert backend.add_nodes_to_group(gid, ids[:2]) == 2
     assert backend.add_nodes_to_group(gid, [*ids, ids[3]]) == 2
     assert conn.execute("SELECT count(*) FROM db_dbgroup_dbnodes").fetchone() == (4,)
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_many_memberships_all_new_then_some_existing(
+    backend: Backend, conn: psycopg.Connection, user: int, inside: bool
+) -> None:
+    # from NEW_MEMBERS_FIRST pairs the all-new INSERT runs first; a pair that exists (or comes twice) falls
+    # back to ON CONFLICT DO NOTHING in the same unit of work, inside a caller's transaction too
+    from fastdos.ingest import NEW_MEMBERS_FIRST
+
+    n = NEW_MEMBERS_FIRST + 10
+    ids = backend.bulk_insert("node", [node_row(user, i) for i in range(n)])
+    (a, b) = backend.bulk_insert("group", [{"label": f"g{i}", "user_id": user} for i in range(2)], allow_defaults=True)
+    with backend.transaction() if inside else contextlib.nullcontext():
+        assert backend.add_nodes_to_group(a, ids) == n  # all new
+        assert backend.add_nodes_to_groups([(a, pk) for pk in ids[:5]] + [(b, pk) for pk in ids]) == n  # 5 exist
+        assert backend.add_nodes_to_group(b, [*ids[:3], *ids[:3], *ids]) == 0  # duplicates and existing only
+    rows = conn.execute("SELECT dbgroup_id, count(*) FROM db_dbgroup_dbnodes GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [(a, n), (b, n)]
 
 
 @pytest.mark.usefixtures("unchanged")
