@@ -513,3 +513,31 @@ def test_group_memberships_bad_input(backend: Backend, conn: psycopg.Connection)
     with pytest.raises(IntegrityError) as info:
         backend.add_nodes_to_group(2147483000, [pk])
     assert info.value.constraint == "fk_db_dbgroup_dbnodes_dbgroup_id_db_dbgroup"
+
+
+def test_plain_rows_checked_column_wise_as_row_by_row() -> None:
+    # int/text entities (links, memberships, users) take a column-wise check; anything it does not accept goes
+    # the per-row way, which names the row: the same tuples, the same errors
+    from fastdos import rows as rows_module
+
+    spec = ENTITIES[EntityTypes.LINK]
+    good = [{"input_id": i + 1, "output_id": i + 2, "label": f"l{i}", "type": "input_calc"} for i in range(50)]
+    fast = rows_module._plain_rows(spec, good)
+    assert fast is not None and fast == rows_module.insert_rows(spec, iter(good), False)  # iter: the row path
+    for row, key, value, message in [
+        (7, "input_id", 2**31, "32-bit integer"),
+        (8, "label", "a\x00b", "NUL"),
+        (9, "type", None, None),
+        (10, "label", "caf\u00e9", None),
+        (11, "output_id", True, "32-bit integer"),
+    ]:
+        bad = [dict(r) for r in good]
+        bad[row][key] = value
+        assert rows_module._plain_rows(spec, bad) is None
+        if message is None:
+            rows_module.insert_rows(spec, bad, False)  # accepted by the row path too (NOT NULL is the server's)
+        else:
+            with pytest.raises(ValidationError, match=rf"rows\[{row}\]\['{key}'\].*{message}"):
+                rows_module.insert_rows(spec, bad, False)
+    with pytest.raises(IntegrityError, match="Incorrect fields"):
+        rows_module.insert_rows(spec, [*good[:3], {"input_id": 1}], False)
