@@ -31,7 +31,7 @@ BATCH = 10_000
 LOAD_MODE_TABLES = (EntityTypes.NODE, EntityTypes.LINK, EntityTypes.GROUP_NODE, EntityTypes.LOG, EntityTypes.COMMENT)
 # Working tables with fewer rows are not ANALYZEd: at 3,300 and 10^4 archive nodes the statements over them
 # took the same time with and without statistics (the planner estimates from the table's size), while the
-# ANALYZEs cost 25 / 53 ms (bench/notes/import.md).
+# ANALYZEs cost 25 / 53 ms (bench/notes/import.md); 10^5-node archives keep them (not measured without).
 ANALYZE_MIN_ROWS = 50_000
 DUPLICATE_LABEL_MAX = 100
 DUPLICATE_LABEL_TEMPLATE = "{0} (Imported #{1})"
