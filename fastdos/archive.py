@@ -123,6 +123,8 @@ class ArchiveReader:
         self.path = Path(path)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._sqlite: sqlite3.Connection | None = None
+        self._counts: dict[str, int] = {}
+        self._database: Path | None = None
         if not self.path.is_file():
             raise ArchiveError(f"archive {self.path} does not exist or is not a file")
         try:
@@ -177,7 +179,8 @@ class ArchiveReader:
             raise ArchiveError(
                 f"{self.path}: db.sqlite3 cannot be read, the zip is truncated or damaged ({exc})"
             ) from exc
-        self._sqlite = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+        self._database = target
+        self._sqlite = self._connect()
         found = {str(name) for (name,) in self._query("tables")}
         missing = [table for table in TABLES if table not in found]
         if missing:
@@ -185,10 +188,11 @@ class ArchiveReader:
 
     # --- reading -----------------------------------------------------------------------------------------
 
-    def _query(self, name: str) -> Iterator[Any]:
+    def _query(self, name: str, connection: sqlite3.Connection | None = None) -> Iterator[Any]:
         """Rows of the fixed query ``name``, fetched in batches; SQLite errors become ``ArchiveError``.
 
         The rows of a table read (:data:`READS`) are named rows (:data:`ROW_TYPES`), others plain tuples.
+        ``connection`` is another connection to the same database (one of another thread).
         """
         if self._sqlite is None:
             raise ArchiveError("the archive is closed")
@@ -197,7 +201,7 @@ class ArchiveReader:
         # whose length check the SELECT list, built from the same columns, makes redundant.
         named = functools.partial(tuple.__new__, row_type) if row_type is not None else None
         try:
-            cursor = self._sqlite.execute(QUERIES[name])
+            cursor = (connection or self._sqlite).execute(QUERIES[name])
             while rows := cursor.fetchmany(FETCH_BATCH):
                 if named is None:
                     yield from rows
@@ -222,16 +226,33 @@ class ArchiveReader:
         return self._query(name)
 
     def count(self, table: str) -> int:
-        """Row count of an archive table."""
-        return int(next(self._query(f"count/{table}"))[0])
+        """Row count of an archive table (counted once: the archive is read-only)."""
+        if table not in self._counts or self._sqlite is None:
+            self._counts[table] = int(next(self._query(f"count/{table}"))[0])
+        return self._counts[table]
 
     def object_key_count(self) -> int:
         """Number of distinct object keys referenced by the archive's nodes."""
         return int(next(self._query("object_key_count"))[0])
 
     def object_keys(self) -> Iterator[str]:
-        """Every distinct object key referenced by the archive's nodes, streamed."""
-        return (str(key) for (key,) in self._query("object_keys"))
+        """Every distinct object key referenced by the archive's nodes, streamed.
+
+        Read on a connection of its own, opened in the thread that iterates (the import reads the keys in a
+        thread beside the database stages; a SQLite connection belongs to the thread that opened it).
+        """
+        if self._sqlite is None or self._database is None:
+            raise ArchiveError("the archive is closed")
+        connection = self._connect()
+        try:
+            yield from (str(key) for (key,) in self._query("object_keys", connection))
+        finally:
+            connection.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._database is None:
+            raise ArchiveError("the archive is closed")
+        return sqlite3.connect(f"file:{self._database}?mode=ro", uri=True)
 
     def has_object(self, key: str) -> bool:
         """Whether the zip holds ``repo/<key>``."""
@@ -262,6 +283,7 @@ class ArchiveReader:
         zip_file = getattr(self, "_zip", None)
         if zip_file is not None:
             zip_file.close()
+        self._database = None
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

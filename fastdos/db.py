@@ -291,6 +291,22 @@ def execute_composed(
         return conn.execute(statement, params or None, prepare=prepare)
 
 
+def run_together(
+    conn: Connection, name: str, statements: Sequence[tuple[str, Mapping[str, str | sql.Composable]]]
+) -> None:
+    """Run several parameterless queries, each ``(query name, identifiers)``, in one round trip.
+
+    For DDL sequences whose statements each cost the server little (working tables, ``ALTER TABLE``s): a round
+    trip and its per-statement protocol work per statement cost more than the statement itself there
+    (bench/notes/import.md). ``name`` labels the log line and errors.
+    """
+    if not statements:
+        return
+    batch = sql.SQL(" ").join(_statement(query, identifiers) for query, identifiers in statements)
+    with _timed(name, f" ({len(statements)} statements)"):
+        conn.execute(batch)
+
+
 def stream(
     conn: Connection, name: str, statement: sql.SQL | sql.Composed, params: Params | None, batch_size: int
 ) -> Iterator[tuple[Any, ...]]:

@@ -20,10 +20,11 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import sql
 
 from . import db
-from .errors import ValidationError
+from .errors import IntegrityError, ValidationError
 from .ids import is_id
 from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows
 
@@ -37,6 +38,12 @@ DEFAULT_BATCH_SIZE = 10_000
 
 # Load mode: memory for the index rebuilds and FK validations of one transaction (SET LOCAL only).
 LOAD_MAINTENANCE_WORK_MEM = "256MB"
+
+# From this many pairs add_nodes_to_groups first tries the memberships as all new (a plain INSERT in a
+# savepoint, ingest/add_group_nodes_new) and only on a pair that exists runs aiida's ON CONFLICT statement:
+# speculative insertion made 10^5 memberships cost the server 50 % more (bench/notes/ingest.md). Below it
+# the savepoint's round trips would cost more than the statement saves.
+NEW_MEMBERS_FIRST = 1_000
 
 Progress = Callable[[int], None]
 
@@ -68,33 +75,88 @@ class LoadMode:
 
     Definitions are read with ``pg_get_indexdef``/``pg_get_constraintdef`` at run time (legacy databases
     name indexes differently, docs/schema.md#legacy-migrated-databases). Everything happens inside the caller's
-    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before.
+    transaction, so a failed load rolls the DDL back with the rows: the schema is exactly as before. The
+    foreign keys go and come back in one ``ALTER TABLE`` per table.
     """
 
-    def __init__(self, conn: db.Connection, spec: Entity) -> None:
-        self.conn, self.spec = conn, spec
-        self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table})
-        self.foreign_keys = db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})
+    def __init__(
+        self,
+        conn: db.Connection,
+        spec: Entity,
+        *,
+        indexes: bool = True,
+        foreign_keys: Sequence[tuple[str, str]] | None = None,
+    ) -> None:
+        """Read the table's definitions; with ``indexes=False`` only its foreign keys are dropped and restored.
+        ``foreign_keys`` (name, definition) already read (:meth:`of_tables`) saves the catalog query."""
+        self.conn, self.spec, self.rebuilds_indexes = conn, spec, indexes
+        self.indexes = db.all_rows(conn, "ingest/plain_indexes", {"table": spec.table}) if indexes else []
+        if foreign_keys is None:
+            rows = db.all_rows(conn, "ingest/foreign_keys", {"table": spec.table})
+            foreign_keys = [(str(name), str(definition)) for name, definition in rows]
+        self.foreign_keys = list(foreign_keys)
+
+    @classmethod
+    def of_tables(cls, conn: db.Connection, specs: Sequence[Entity], *, indexes: bool) -> list[LoadMode]:
+        """The load modes of several tables, their foreign keys read in one catalog query."""
+        keys: dict[str, list[tuple[str, str]]] = {spec.table: [] for spec in specs}
+        for table, name, definition in db.all_rows(conn, "ingest/foreign_keys_of_tables", {"tables": list(keys)}):
+            keys[str(table)].append((str(name), str(definition)))
+        return [cls(conn, spec, indexes=indexes, foreign_keys=keys[spec.table]) for spec in specs]
 
     def drop(self) -> None:
-        db.scalar(
-            self.conn, "ingest/set_local", {"setting": "maintenance_work_mem", "value": LOAD_MAINTENANCE_WORK_MEM}
-        )
-        for name, _ in self.foreign_keys:
-            db.run(self.conn, "ingest/drop_foreign_key", identifiers={"table": self.spec.table, "constraint": name})
-        for schema, name, _ in self.indexes:
-            db.run(self.conn, "ingest/drop_index", identifiers={"index": sql.Identifier(schema, name)})
+        """Drop the foreign keys and indexes (one statement each)."""
+        self._set_memory()
+        for name, identifiers in self.drops():
+            db.run(self.conn, name, identifiers=identifiers)
 
     def restore(self) -> None:
-        # The definitions are text PostgreSQL itself produced for these objects moments ago.
-        for _, _, definition in self.indexes:
-            db.run(self.conn, "ingest/create_index", identifiers={"definition": sql.SQL(definition)})
-        for name, definition in self.foreign_keys:
-            db.run(
-                self.conn,
-                "ingest/add_foreign_key",
-                identifiers={"table": self.spec.table, "constraint": name, "definition": sql.SQL(definition)},
+        """Re-create the indexes, then re-add (and so validate) the foreign keys."""
+        for name, identifiers in self.restores():
+            db.run(self.conn, name, identifiers=identifiers)
+
+    @staticmethod
+    def drop_all(conn: db.Connection, loaders: Sequence[LoadMode]) -> None:
+        """:meth:`drop` of several tables in one round trip."""
+        for loader in loaders[:1]:
+            loader._set_memory()
+        db.run_together(conn, "ingest/drop_foreign_keys", [s for loader in loaders for s in loader.drops()])
+
+    @staticmethod
+    def restore_all(conn: db.Connection, loaders: Sequence[LoadMode]) -> None:
+        """:meth:`restore` of several tables in one round trip."""
+        db.run_together(conn, "ingest/add_foreign_keys", [s for loader in loaders for s in loader.restores()])
+
+    def _set_memory(self) -> None:
+        if self.rebuilds_indexes:  # index builds (and FK validations, run with it as work_mem) of big loads
+            db.scalar(
+                self.conn, "ingest/set_local", {"setting": "maintenance_work_mem", "value": LOAD_MAINTENANCE_WORK_MEM}
             )
+
+    def drops(self) -> list[tuple[str, dict[str, str | sql.Composable]]]:
+        """The statements of :meth:`drop`: (query name, identifiers)."""
+        statements: list[tuple[str, dict[str, str | sql.Composable]]] = []
+        if self.foreign_keys:
+            drops = sql.SQL(", ").join(
+                sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(name)) for name, _ in self.foreign_keys
+            )
+            statements.append(("ingest/drop_foreign_keys", {"table": self.spec.table, "drops": drops}))
+        statements += [("ingest/drop_index", {"index": sql.Identifier(s, name)}) for s, name, _ in self.indexes]
+        return statements
+
+    def restores(self) -> list[tuple[str, dict[str, str | sql.Composable]]]:
+        """The statements of :meth:`restore`: (query name, identifiers)."""
+        # The definitions are text PostgreSQL itself produced for these objects moments ago.
+        statements: list[tuple[str, dict[str, str | sql.Composable]]] = [
+            ("ingest/create_index", {"definition": sql.SQL(definition)}) for _, _, definition in self.indexes
+        ]
+        if self.foreign_keys:
+            additions = sql.SQL(", ").join(
+                sql.SQL("ADD CONSTRAINT {} ").format(sql.Identifier(name)) + sql.SQL(definition)
+                for name, definition in self.foreign_keys
+            )
+            statements.append(("ingest/add_foreign_keys", {"table": self.spec.table, "additions": additions}))
+        return statements
 
 
 def bulk_insert(
@@ -170,8 +232,10 @@ def bulk_insert_iter(
 def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -> int:
     """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
 
-    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement).
-    Unknown groups or nodes fail the foreign keys at COMMIT (see the module docstring).
+    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement); from
+    :data:`NEW_MEMBERS_FIRST` pairs a plain INSERT is tried first in a savepoint (the common case: all new)
+    and the ON CONFLICT statement runs only when a pair exists. Unknown groups or nodes fail the foreign keys
+    at COMMIT (see the module docstring).
     """
     group_ids: list[int] = []
     node_ids: list[int] = []
@@ -187,8 +251,16 @@ def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -
         node_ids.append(node_id)
     if not group_ids:
         return 0
+    params = {"group_ids": group_ids, "node_ids": node_ids}
     with ctx.transaction() as conn:
-        return db.run(conn, "ingest/add_group_nodes", {"group_ids": group_ids, "node_ids": node_ids})
+        if len(group_ids) >= NEW_MEMBERS_FIRST:
+            try:
+                with db.savepoint(conn, "ingest/add_group_nodes_new"):
+                    return db.run(conn, "ingest/add_group_nodes_new", params)
+            except IntegrityError as exc:  # a pair exists (or comes twice): skip them as aiida does
+                if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                    raise
+        return db.run(conn, "ingest/add_group_nodes", params)
 
 
 def add_nodes_to_group(ctx: StorageContext, group_id: int, node_ids: Iterable[int]) -> int:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from .catalog import (
@@ -219,6 +220,10 @@ def insert_rows(
     :raises IntegrityError: wrong key set (aiida's text), or ``id`` given.
     :raises ValidationError: a value of the wrong type, or JSON that cannot be stored.
     """
+    if not allow_defaults and isinstance(rows, list):
+        checked = _plain_rows(spec, rows)
+        if checked is not None:
+            return checked
     now = local_now()  # one now per call: a node's default mtime equals its default ctime
     keys = spec.keys
     name = f"{spec.type}"
@@ -249,6 +254,40 @@ def insert_rows(
                     raise key_set_error(name, given, keys, subset=False)
                 append(tuple([convert(row[key], index, column_name) for key, column_name, convert, _ in plan]))
     return out
+
+
+def _plain_rows(spec: Entity, rows: list[Mapping[str, Any]]) -> list[tuple[Any, ...]] | None:
+    """The rows of an entity whose columns are all ``int`` and ``text`` (links, memberships), checked column by
+    column in C-level passes; ``None`` when any row or value needs the per-row path, which names the problem.
+
+    10^5 link rows: ~0.05 s instead of 0.11-0.18 s per row (bench/notes/ingest.md).
+    """
+    kinds = [c.kind for c in spec.columns]
+    if spec.renames_metadata or not set(kinds) <= {INT, TEXT} or any(c.nullable for c in spec.columns):
+        return None
+    keys = spec.keys
+    if not all(type(row) is dict and row.keys() == keys for row in rows):
+        return None
+    if not rows:
+        return []
+    pick = itemgetter(*(c.row_key for c in spec.columns))
+    with gc_paused():
+        out = list(map(pick, rows)) if len(kinds) > 1 else [(pick(row),) for row in rows]
+    for position, kind in enumerate(kinds):
+        values = [row[position] for row in out]
+        if kind == INT:
+            if not all(type(v) is int for v in values) or min(values) < INT_MIN or max(values) > INT_MAX:
+                return None
+        else:
+            if not all(type(v) is str for v in values):
+                return None
+            joined = "".join(values)
+            if "\x00" in joined or not joined.isascii():  # NUL or non-ASCII: the per-value checks name it
+                return None
+    return out
+
+
+INT_MIN, INT_MAX = -2147483648, 2147483647
 
 
 @contextmanager

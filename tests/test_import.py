@@ -108,8 +108,9 @@ def test_import_sample(backend: Backend, conn: psycopg.Connection, profile: Prof
     assert counts(conn) == SAMPLE_COUNTS
     assert {name: (s.new, s.existing) for name, s in report.stages.items()} == {
         "users": (2, 0), "computers": (1, 0), "nodes": (375, 0), "logs": (25, 0), "comments": (25, 0),
-        "links": (550, 0), "groups": (2, 0), "import group": (1, 0), "repository": (100, 0),
+        "links": (550, 0), "groups": (2, 0), "import group": (1, 0), "constraints": (0, 0), "repository": (100, 0),
     }  # fmt: skip
+    assert report.load_mode == "foreign keys"  # 550 links, 175 + 375 memberships: their keys re-validated
     # every stage starts at 0 and ends at its total, never goes back
     for stage in report.stages:
         seen = [(d, t) for s, d, t in events if s == stage]
@@ -515,6 +516,17 @@ def test_import_inside_a_caller_transaction_rolls_back_with_it(
         raise Stop
 
 
+def test_two_imports_inside_one_caller_transaction(backend: Backend, conn: psycopg.Connection) -> None:
+    # the first import leaves no working table behind for the second (inside a caller's transaction the COMMIT
+    # that would drop them comes later); the second finds the first one's rows
+    with backend.transaction():
+        first = import_archive(backend, SAMPLE, import_group=False)
+        second = import_archive(backend, SAMPLE, import_group=False)
+    assert (first.stages["nodes"].new, second.stages["nodes"].existing) == (375, 375)
+    assert second.stages["links"].new == 0 and second.stages["repository"].existing == 100
+    assert counts(conn) == {**SAMPLE_COUNTS, "db_dbgroup": 2, "db_dbgroup_dbnodes": 175}
+
+
 # --- load mode (archives larger than the target, under the exclusive lock) -------------------------------
 
 
@@ -526,19 +538,28 @@ def schema_objects(conn: psycopg.Connection) -> list[tuple[str, str]]:
     return [(str(a), str(b)) for a, b in rows]
 
 
+@pytest.mark.parametrize(
+    ("threshold", "dropped"),
+    [("LOAD_MODE_MIN_NODES", "indexes and foreign keys"), ("FOREIGN_KEY_MODE_MIN_ROWS", "foreign keys")],
+)
 def test_load_mode_import_and_rollback(
-    backend: Backend, conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend,
+    conn: psycopg.Connection,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: str,
+    dropped: str,
 ) -> None:
     from fastdos import importer
 
-    monkeypatch.setattr(importer, "LOAD_MODE_MIN_NODES", 1)
+    monkeypatch.setattr(importer, threshold, 1)
     schema = schema_objects(conn)
     bad = with_sql(tmp_path, BAD_LINKS["two creators"][0])
     with pytest.raises(ImportValidationError):
         import_archive(backend, bad)
     assert schema_objects(conn) == schema and set(counts(conn).values()) == {0}
     report = import_archive(backend, SAMPLE)
-    assert report.load_mode and "constraints" in report.stages
+    assert report.load_mode == dropped and "constraints" in report.stages
     assert counts(conn) == SAMPLE_COUNTS and schema_objects(conn) == schema
     again = import_archive(backend, SAMPLE)  # the target is now as large as the archive: no load mode
     assert not again.load_mode and again.stages["nodes"].existing == 375

@@ -7,6 +7,7 @@ content), not only that an error was raised.
 from __future__ import annotations
 
 import ast
+import contextlib
 import itertools
 import math
 import uuid
@@ -485,6 +486,25 @@ def test_group_memberships_skip_existing(backend: Backend, conn: psycopg.Connect
     assert conn.execute("SELECT count(*) FROM db_dbgroup_dbnodes").fetchone() == (4,)
 
 
+@pytest.mark.parametrize("inside", [False, True])
+def test_many_memberships_all_new_then_some_existing(
+    backend: Backend, conn: psycopg.Connection, user: int, inside: bool
+) -> None:
+    # from NEW_MEMBERS_FIRST pairs the all-new INSERT runs first; a pair that exists (or comes twice) falls
+    # back to ON CONFLICT DO NOTHING in the same unit of work, inside a caller's transaction too
+    from fastdos.ingest import NEW_MEMBERS_FIRST
+
+    n = NEW_MEMBERS_FIRST + 10
+    ids = backend.bulk_insert("node", [node_row(user, i) for i in range(n)])
+    (a, b) = backend.bulk_insert("group", [{"label": f"g{i}", "user_id": user} for i in range(2)], allow_defaults=True)
+    with backend.transaction() if inside else contextlib.nullcontext():
+        assert backend.add_nodes_to_group(a, ids) == n  # all new
+        assert backend.add_nodes_to_groups([(a, pk) for pk in ids[:5]] + [(b, pk) for pk in ids]) == n  # 5 exist
+        assert backend.add_nodes_to_group(b, [*ids[:3], *ids[:3], *ids]) == 0  # duplicates and existing only
+    rows = conn.execute("SELECT dbgroup_id, count(*) FROM db_dbgroup_dbnodes GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [(a, n), (b, n)]
+
+
 @pytest.mark.usefixtures("unchanged")
 def test_group_memberships_bad_input(backend: Backend, conn: psycopg.Connection) -> None:
     (pk,) = conn.execute("SELECT id FROM db_dbnode").fetchone() or (0,)
@@ -493,3 +513,31 @@ def test_group_memberships_bad_input(backend: Backend, conn: psycopg.Connection)
     with pytest.raises(IntegrityError) as info:
         backend.add_nodes_to_group(2147483000, [pk])
     assert info.value.constraint == "fk_db_dbgroup_dbnodes_dbgroup_id_db_dbgroup"
+
+
+def test_plain_rows_checked_column_wise_as_row_by_row() -> None:
+    # int/text entities (links, memberships, users) take a column-wise check; anything it does not accept goes
+    # the per-row way, which names the row: the same tuples, the same errors
+    from fastdos import rows as rows_module
+
+    spec = ENTITIES[EntityTypes.LINK]
+    good = [{"input_id": i + 1, "output_id": i + 2, "label": f"l{i}", "type": "input_calc"} for i in range(50)]
+    fast = rows_module._plain_rows(spec, good)
+    assert fast is not None and fast == rows_module.insert_rows(spec, iter(good), False)  # iter: the row path
+    for row, key, value, message in [
+        (7, "input_id", 2**31, "32-bit integer"),
+        (8, "label", "a\x00b", "NUL"),
+        (9, "type", None, None),
+        (10, "label", "caf\u00e9", None),
+        (11, "output_id", True, "32-bit integer"),
+    ]:
+        bad = [dict(r) for r in good]
+        bad[row][key] = value
+        assert rows_module._plain_rows(spec, bad) is None
+        if message is None:
+            rows_module.insert_rows(spec, bad, False)  # accepted by the row path too (NOT NULL is the server's)
+        else:
+            with pytest.raises(ValidationError, match=rf"rows\[{row}\]\['{key}'\].*{message}"):
+                rows_module.insert_rows(spec, bad, False)
+    with pytest.raises(IntegrityError, match="Incorrect fields"):
+        rows_module.insert_rows(spec, [*good[:3], {"input_id": 1}], False)

@@ -260,3 +260,14 @@ def test_direct_reads_follow_packing_compression_and_repacks(repo: Repository) -
             repo.get_object_content(key)
     repo.close()
     assert repo.get_object_content(keys[-1]) == list(data)[-1]  # reopens lazily
+
+
+def test_has_objects_loose_packed_and_moved(repo: Repository) -> None:
+    loose = repo.put_object_from_filelike(io.BytesIO(b"loose one"))
+    (packed,) = repo.put_objects_to_pack([io.BytesIO(b"packed one")])
+    absent = sha(b"absent")
+    # "" and a folder-like key name no object: the loose lookup wants a file
+    assert repo.has_objects([loose, packed, absent, "", loose[:2]]) == [True, True, False, False, False]
+    repo.container.pack_all_loose(clean_loose_per_pack=True)  # the loose object moves into a pack
+    assert repo.has_objects([loose, packed, absent]) == [True, True, False]
+    assert repo.has_objects([]) == []

@@ -58,6 +58,7 @@ __all__ = [
     "DATA",
     "DUPLICATE_LABEL_MAX",
     "DUPLICATE_LABEL_TEMPLATE",
+    "FOREIGN_KEY_MODE_MIN_ROWS",
     "IMPORT_GROUP_DESCRIPTION",
     "IMPORT_GROUP_TYPE",
     "LINK_RULES",
@@ -77,10 +78,14 @@ __all__ = [
 
 LOGGER = logging.getLogger("fastdos.importer")
 
-# Load mode (see ImportRun.start_load_mode) only when the archive has at least this many nodes and more than
-# the target: below it the row-wise checks cost less than re-validating and re-indexing the tables. Read at
-# every import from this module (tests lower it with monkeypatch).
+# Load mode (see ImportRun.start_load_mode) only when the archive has more nodes than the target: a table's
+# foreign keys dropped and re-validated when the archive brings it FOREIGN_KEY_MODE_MIN_ROWS rows or more
+# (a key's row-wise checks cost ~5-10 us a row, dropping and re-adding it ~1-1.5 ms), every table's plain
+# indexes and keys from LOAD_MODE_MIN_NODES archive nodes; below each, the row-wise work costs less than the
+# DDL (bench/notes/import.md). Read at every import from this module (tests lower them with monkeypatch).
+FOREIGN_KEY_MODE_MIN_ROWS = 500
 LOAD_MODE_MIN_NODES = 5_000
+KEEP_EXTRAS = ("k", "n", "l")  # aiida's default merge_extras: existing nodes' extras are left as they are
 
 
 class _DryRun(Exception):
@@ -129,14 +134,18 @@ def import_archive(
         run = ImportRun(ctx, reader, report, progress or no_progress)
         run.exclusive = not dry_run and _try_exclusive(ctx, locks)
         try:
+            copier = locks.enter_context(objects.beside(run, write=not dry_run))
             # Archive rows are named tuples, which the cyclic GC never untracks (it does untrack plain tuples
             # of atoms), so every collection walks the batch in hand. Paused, a 10^4-node import took 0.25 s
             # of Python time instead of 0.31-0.34 s (process_time, min of 4; same peak RSS, 90 MB). The
             # import makes no reference cycles of its own.
+            fresh = not ctx.in_transaction  # the import's own transaction: no working table can exist yet
             with ctx.transaction() as conn, gc_paused():
                 run.conn = conn
-                staging.create(conn)
-                run.start_load_mode(LOAD_MODE_MIN_NODES)
+                run.start_load_mode(
+                    FOREIGN_KEY_MODE_MIN_ROWS, LOAD_MODE_MIN_NODES, import_group=import_group or group_label is not None
+                )
+                staging.create(conn, run.working_tables(tuple(merge_extras) != KEEP_EXTRAS), fresh=fresh)
                 user_ids = stages.users(run)
                 computer_ids = stages.computers(run)
                 if include_authinfos:
@@ -149,8 +158,9 @@ def import_archive(
                 if import_group or group_label is not None:
                     groups.import_group(run, group_label, user_ids)
                 run.end_load_mode()
-                objects.repository(run, write=not dry_run)
-                staging.drop(conn)
+                objects.repository(run, copier)
+                if not fresh:  # else the COMMIT drops them (ON COMMIT DROP)
+                    staging.drop(conn)
                 if dry_run:
                     raise _DryRun
         except _DryRun:

@@ -88,7 +88,8 @@ def import_group(run: ImportRun, group_label: str | None, user_ids: dict[int, in
             stage.new = 1
         else:
             stage.existing = 1
-        added = db.run(run.conn, "importer/import_group_add", {"group_id": group_id})
+        query = "importer/import_group_add_new" if stage.new else "importer/import_group_add"
+        added = db.run(run.conn, query, {"group_id": group_id})
         stage.extra = f"{label!r}: {added} nodes added"
         run.report.import_group = (group_id, label)
 

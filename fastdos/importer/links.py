@@ -39,7 +39,7 @@ def links(run: ImportRun) -> None:
             staging.copy(run.conn, staging.LINKS, [(r.id, r.input_id, r.output_id, r.label, r.type) for r in batch])
             done += len(batch)
             run.progress("links", done, total)
-        db.run(run.conn, "importer/analyze", identifiers={"table": staging.LINKS.name})
+        run.analyze(staging.LINKS, total)
         unknown_types = [str(r[0]) for r in db.all_rows(run.conn, "importer/links_unknown_types",
                                                         {"types": list(LINK_TYPES)})]  # fmt: skip
         if unknown_types:
@@ -50,8 +50,7 @@ def links(run: ImportRun) -> None:
         if unknown:
             listed = ", ".join(f"link {pk} ({i} -> {o})" for pk, i, o in unknown)
             raise ImportValidationError(f"Archive links refer to nodes that are not in the archive: {listed}")
-        db.run(run.conn, "importer/links_new")
-        db.run(run.conn, "importer/analyze", identifiers={"table": staging.NEW_LINKS.name})
+        run.analyze(staging.NEW_LINKS, db.run(run.conn, "importer/links_new"))
         _check_rules(run)
         stage.new = db.run(run.conn, "importer/links_insert", {"types": list(LINK_TYPES)})
         stage.existing = total - stage.new

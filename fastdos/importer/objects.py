@@ -4,11 +4,20 @@ Objects go straight into pack files when the profile's exclusive lock is held (o
 instead of a loose file per object, aiida-core#6417; disk-objectstore allows one pack writer at a time),
 else as loose objects. Each object's key, as the container computes it from the content, must equal the
 archive's key. Objects written by an import that then fails stay unreferenced until ``maintain``.
+
+The stage runs in a thread of its own beside the database stages (the objects do not depend on the rows):
+the zip reads, hashing and the pack's ``fsync`` overlap with PostgreSQL's work, which at 10^3-10^4 nodes
+hid most of the stage (bench/notes/import.md). The main thread waits for it before the COMMIT, reporting its
+progress, and raises its error inside the transaction, so a bad object still rolls the whole import back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
+import time
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from ..archive import ArchiveReader, ImportValidationError
@@ -21,31 +30,79 @@ if TYPE_CHECKING:
 # Repository objects per existence check and per pack write: one has_objects query and one index commit
 # per 1 000 objects; the streams are opened lazily, one at a time, so the batch costs no memory per object.
 OBJECT_BATCH = 1_000
+# How often the main thread reports the progress of the object thread while it waits for it (seconds).
+POLL_SECONDS = 0.1
 
 
-def repository(run: ImportRun, *, write: bool) -> None:
-    """Copy the objects the archive's nodes reference and the container lacks; keys checked."""
+class ObjectImport(threading.Thread):
+    """Writes (or with ``write=False`` only checks) the archive's objects that the container lacks."""
+
+    def __init__(self, reader: ArchiveReader, repository: Repository, *, write: bool, packed: bool) -> None:
+        super().__init__(name="fastdos-import-objects", daemon=True)
+        self._reader, self._repository = reader, repository
+        self.write, self.packed = write, packed
+        self.total = reader.object_key_count()
+        self.done = self.new = 0
+        self.seconds = 0.0
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the thread to stop after the current batch."""
+        self._stop_event.set()
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        try:
+            batch: list[str] = []
+            for key in self._reader.object_keys():
+                batch.append(key)
+                if len(batch) >= OBJECT_BATCH:
+                    self._batch(batch)
+                    batch = []
+                    if self._stop_event.is_set():
+                        return
+            if batch:
+                self._batch(batch)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+        finally:
+            self.seconds = time.perf_counter() - started
+
+    def _batch(self, keys: list[str]) -> None:
+        self.new += _objects(self._reader, self._repository, keys, write=self.write, packed=self.packed)
+        self.done += len(keys)
+
+
+@contextlib.contextmanager
+def beside(run: ImportRun, *, write: bool) -> Iterator[ObjectImport]:
+    """Start the object thread for the block (the database stages); cancelled and joined if the block fails."""
     repo = run.ctx.repository
     if repo.key_format != "sha256":
         raise ValidationError(f"the repository's key format {repo.key_format!r} is not sha256")
-    total = run.reader.object_key_count()
-    with run.stage("repository", total) as stage:
-        packed = run.exclusive
-        done = 0
-        batch: list[str] = []
-        for key in run.reader.object_keys():
-            batch.append(key)
-            if len(batch) >= OBJECT_BATCH:
-                stage.new += _objects(run.reader, repo, batch, write=write, packed=packed)
-                done += len(batch)
-                run.progress("repository", done, total)
-                batch = []
-        if batch:
-            stage.new += _objects(run.reader, repo, batch, write=write, packed=packed)
-        stage.existing = total - stage.new
-        if write and stage.new:
-            run.report.objects_mode = "packed" if packed else "loose"
+    thread = ObjectImport(run.reader, repo, write=write, packed=run.exclusive)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.cancel()
+        thread.join()
+
+
+def repository(run: ImportRun, thread: ObjectImport) -> None:
+    """The repository stage: wait for the object thread, reporting its progress from this thread (callbacks
+    never interleave), and raise its error."""
+    with run.stage("repository", thread.total) as stage:
+        while thread.is_alive():
+            run.progress("repository", thread.done, thread.total)
+            thread.join(POLL_SECONDS)
+        if thread.error is not None:
+            raise thread.error
+        stage.new, stage.existing = thread.new, thread.total - thread.new
+        if thread.write and stage.new:
+            run.report.objects_mode = "packed" if thread.packed else "loose"
             stage.extra = f"written {run.report.objects_mode}"
+    stage.seconds = thread.seconds  # its own time, mostly spent beside the database stages
 
 
 def _objects(reader: ArchiveReader, repo: Repository, keys: list[str], *, write: bool, packed: bool) -> int:

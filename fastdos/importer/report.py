@@ -49,7 +49,9 @@ class ImportReport:
     stages: dict[str, StageReport] = field(default_factory=dict)
     import_group: tuple[int, str] | None = None  # (id, label); id is None-like (0) on a dry run
     objects_mode: str = ""  # "packed", "loose" or "" (nothing written)
-    load_mode: bool = False  # indexes and foreign keys of the big tables rebuilt once at the end
+    # What of the big tables was dropped and rebuilt once at the end: "", "foreign keys" (re-validated) or
+    # "indexes and foreign keys".
+    load_mode: str = ""
     seconds: float = 0.0
 
     def stage(self, name: str) -> StageReport:

@@ -17,6 +17,7 @@ from .. import db
 from ..archive import ArchiveReader, ImportUniquenessError
 from ..ingest import LoadMode, copy_batch
 from ..rows import ENTITIES, EntityTypes, insert_rows
+from . import staging
 from .report import ImportProgress, ImportReport, StageReport
 from .values import uuid_bytes, uuid_text
 
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 BATCH = 10_000
 # The tables whose indexes and foreign keys the load mode drops (the ones an archive fills in bulk).
 LOAD_MODE_TABLES = (EntityTypes.NODE, EntityTypes.LINK, EntityTypes.GROUP_NODE, EntityTypes.LOG, EntityTypes.COMMENT)
+# Working tables with fewer rows are not ANALYZEd: at 3,300 and 10^4 archive nodes the statements over them
+# took the same time with and without statistics (the planner estimates from the table's size), while the
+# ANALYZEs cost 25 / 53 ms (bench/notes/import.md); 10^5-node archives keep them (not measured without).
+ANALYZE_MIN_ROWS = 50_000
 DUPLICATE_LABEL_MAX = 100
 DUPLICATE_LABEL_TEMPLATE = "{0} (Imported #{1})"
 
@@ -74,6 +79,12 @@ class ImportRun:
         """Insert rows already converted to COPY values (table column order, no id); ids in order."""
         return copy_batch(self.conn, ENTITIES[entity_type], prepared) if prepared else []
 
+    def analyze(self, table: staging.Staging, rows: int) -> None:
+        """Statistics for a filled working table (autovacuum never analyzes temporary tables), when it is large
+        enough for them to matter; without them the planner estimates from the table's size."""
+        if rows >= ANALYZE_MIN_ROWS:
+            db.run(self.conn, "importer/analyze", identifiers={"table": table.name})
+
     def existing(self, table: str, batch: Sequence[Any], what: str) -> dict[int, int]:
         """Position in ``batch`` (0-based) → id of the rows of ``table`` whose uuid the archive rows have."""
         uuids = [uuid_text(uuid_bytes(r.uuid, f"archive {what} {r.id}")) for r in batch]
@@ -90,17 +101,31 @@ class ImportRun:
                 return candidate
         raise ImportUniquenessError(f"{what} has the existing label {label!r} and re-labelling failed")
 
+    def working_tables(self, merge_extras: bool) -> list[staging.Staging]:
+        """The working tables this archive needs: the node map always, the others for the archive tables that
+        have rows (and the extras of existing nodes when they are merged)."""
+        tables = [staging.NODES]
+        if merge_extras and self.target_has_nodes:
+            tables.append(staging.EXTRAS)
+        for archive_table, feeds in staging.FEEDS.items():
+            if self.reader.count(archive_table):
+                tables.extend(feeds)
+        return tables
+
     # --- load mode -------------------------------------------------------------------------------------------
 
-    def start_load_mode(self, min_nodes: int) -> None:
-        """Drop plain indexes and foreign keys of the big tables when the archive has at least ``min_nodes``
-        nodes and more than the target, under the exclusive lock only (the load mode locks the tables for the
-        whole import).
+    def start_load_mode(self, min_rows: int, min_nodes_indexes: int, *, import_group: bool) -> None:
+        """Under the exclusive lock only, and only when the archive has more nodes than the target: drop the
+        foreign keys of each big table the archive brings at least ``min_rows`` rows to, and from
+        ``min_nodes_indexes`` archive nodes the foreign keys and plain indexes of all of them (the load mode
+        locks the tables for the whole import).
 
         Every foreign-key check of the import would otherwise run row by row at COMMIT (the schema's keys are
-        DEFERRABLE INITIALLY DEFERRED, docs/schema.md#foreign-keys); re-adding a key validates all rows in one join,
-        and building an index once beats maintaining it per row. At 10^5 nodes this halved the import
-        (bench/notes/import.md). A failure rolls the DDL back with the rows.
+        DEFERRABLE INITIALLY DEFERRED, docs/schema.md#foreign-keys), ~5-10 us a row and key; re-adding a key
+        validates all rows in one join whose cost is bounded by the target being smaller than the archive, and
+        building an index once beats maintaining it per row from 10^4 nodes. At 10^5 nodes this halved the
+        import; at 10^3 the keys alone cost 3-4x less dropped and re-added (bench/notes/import.md). A failure
+        rolls the DDL back with the rows.
         """
         nodes = self.reader.count("db_dbnode")
         present = int(
@@ -108,16 +133,22 @@ class ImportRun:
         )
         # An empty node table needs no uuid lookups (the archive's uuids are unique).
         self.target_has_nodes = present > 0
-        if not self.exclusive or nodes < min_nodes or present >= nodes:
+        if not self.exclusive or present >= nodes:
             return
-        for entity_type in LOAD_MODE_TABLES:
-            loader = LoadMode(self.conn, ENTITIES[entity_type])
-            loader.drop()
-            self.loaders.append(loader)
-        self.report.load_mode = True
+        indexes = nodes >= min_nodes_indexes
+        rows = {entity_type: self.reader.count(ENTITIES[entity_type].table) for entity_type in LOAD_MODE_TABLES}
+        if import_group:
+            rows[EntityTypes.GROUP_NODE] += nodes
+        tables = [ENTITIES[t] for t in LOAD_MODE_TABLES if indexes or rows[t] >= min_rows]
+        if not tables:
+            return
+        self.loaders = LoadMode.of_tables(self.conn, tables, indexes=indexes)
+        LoadMode.drop_all(self.conn, self.loaders)
+        self.report.load_mode = "indexes and foreign keys" if indexes else "foreign keys"
 
     def end_load_mode(self) -> None:
         """Re-create what :meth:`start_load_mode` dropped (validating every foreign key)."""
-        with self.stage("constraints", len(self.loaders)) if self.loaders else contextlib.nullcontext():
-            while self.loaders:
-                self.loaders.pop().restore()
+        if self.loaders:
+            with self.stage("constraints", len(self.loaders)):
+                LoadMode.restore_all(self.conn, self.loaders)
+                self.loaders = []

@@ -135,7 +135,7 @@ def nodes(run: ImportRun, user_ids: dict[int, int], computer_ids: dict[int, int]
             stage.new += len(ids)
             stage.existing += len(found)
             run.progress("nodes", stage.total, total)
-        db.run(run.conn, "importer/analyze", identifiers={"table": staging.NODES.name})
+        run.analyze(staging.NODES, total)
         if merge and stage.existing:
             keep_old, create_new, collision = merge_extras
             updated = db.run(run.conn, "importer/merge_extras", {

@@ -84,18 +84,29 @@ LOGS = Staging("fastdos_import_logs", (ARCHIVE_ID, *catalog.table("db_dblog").da
 COMMENTS = Staging("fastdos_import_comments", (ARCHIVE_ID, *catalog.table("db_dbcomment").data_columns))
 
 ALL = (NODES, EXTRAS, LINKS, NEW_LINKS, GROUPS, GROUP_NODES, LOGS, COMMENTS)
+# The working tables each archive table needs (NODES always: every other stage remaps through it).
+FEEDS: dict[str, tuple[Staging, ...]] = {
+    "db_dblink": (LINKS, NEW_LINKS),
+    "db_dbgroup": (GROUPS, GROUP_NODES),
+    "db_dblog": (LOGS,),
+    "db_dbcomment": (COMMENTS,),
+}
 
 
 def _names(tables: Sequence[Staging]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(t.name) for t in tables)
 
 
-def create(conn: db.Connection) -> None:
-    """Create every working table; dropped first so that a second import inside one outer transaction starts
-    clean (``ON COMMIT DROP`` covers an import interrupted before :func:`drop`)."""
-    drop(conn)
-    for table in ALL:
-        db.run(conn, "importer/create_staging", identifiers={"table": table.name, "columns": table.definition()})
+def create(conn: db.Connection, tables: Sequence[Staging] = ALL, *, fresh: bool = False) -> None:
+    """Create the working tables ``tables`` (in one round trip). Unless ``fresh`` (the import's own transaction,
+    where none can exist), every working table is dropped first, so that a second import inside one outer
+    transaction starts clean (``ON COMMIT DROP`` covers an import interrupted before :func:`drop`)."""
+    if not fresh:
+        drop(conn)
+    creates: list[tuple[str, dict[str, str | sql.Composable]]] = [
+        ("importer/create_staging", {"table": table.name, "columns": table.definition()}) for table in tables
+    ]
+    db.run_together(conn, "importer/create_staging", creates)
 
 
 def drop(conn: db.Connection) -> None:
