@@ -276,11 +276,8 @@ def _with_constraints(
             session_settings.local_setting(conn, "lock_timeout", DDL_LOCK_TIMEOUT),
         ):
             for ref in references:
-                db.run(
-                    conn,
-                    "ingest/drop_foreign_key",
-                    identifiers={"table": ref.identifier, "constraint": ref.constraint},
-                )
+                drop = sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(ref.constraint))
+                db.run(conn, "ingest/drop_foreign_keys", identifiers={"table": ref.identifier, "drops": drop})
     except DatabaseError as exc:
         if getattr(exc.__cause__, "sqlstate", None) not in _DDL_REFUSED:
             raise
