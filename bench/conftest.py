@@ -4,17 +4,26 @@
 template database with its own container); ``bench_conn`` is a direct autocommit connection to the same
 database; ``bench_user`` a user id in it. ``module_storage`` builds the same for a whole module, for
 benchmarks that seed data once. The server is ``FASTDOS_TEST_PG_DSN`` or the suite's embedded cluster.
+
+The ``benchmark`` fixture is pytest-benchmark's, wrapped once here for every benchmark: its runner reads the
+work figures of bench/work.py around each of its first calls (outside the timer) into
+``extra_info["work"]``; the run's machine and server go into the JSON's ``fastdos`` key, from which
+bench/record.py makes the history record and bench/compare.py gates.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from bench.work import Probe, Recorder
 from fastdos.backend import Backend
 from tests.conftest import (  # noqa: F401  (fixtures re-exported to every bench module)
     PgServer,
@@ -70,3 +79,45 @@ def module_storage(
 ) -> Iterator[tuple[Backend, psycopg.Connection]]:
     """``(backend, direct connection)`` on one fresh storage shared by a whole bench module."""
     yield from _storage(pg_server, template_db, tmp_path_factory.mktemp("bench"))
+
+
+# the run's facts for bench/record.py, filled by the fixtures below
+RUN: dict[str, Any] = {"load1": []}
+
+
+@pytest.fixture(scope="session")
+def work_probe(pg_server: PgServer) -> Iterator[Probe]:  # noqa: F811
+    """The reader of the server's counters for the whole run."""
+    probe = Probe(pg_server.conninfo(), embedded=pg_server.embedded)
+    RUN.update(server=probe.server, missing=dict(probe.missing))
+    try:
+        yield probe
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def benchmark(benchmark: Any, work_probe: Probe) -> Iterator[Any]:
+    """pytest-benchmark's fixture, its runner wrapped by a work :class:`~bench.work.Recorder`."""
+    recorder = Recorder(work_probe)
+    make_runner = benchmark._make_runner
+    benchmark._make_runner = lambda function, args, kwargs: recorder.wrap(make_runner(function, args, kwargs))
+    yield benchmark
+    if recorder.calls:
+        benchmark.extra_info["work"] = recorder.figures()
+    RUN["load1"].append(os.getloadavg()[0])
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    """The run's machine, server and load beside pytest-benchmark's own figures."""
+    loads = RUN["load1"] or [os.getloadavg()[0]]
+    output_json["fastdos"] = {
+        "cpu": output_json.get("machine_info", {}).get("cpu", {}).get("brand_raw") or platform.processor(),
+        "cores": os.cpu_count() or 0,
+        "python": platform.python_version(),
+        "server": RUN.get("server"),
+        "load1": round(max(loads), 2),
+        "load1_mean": round(sum(loads) / len(loads), 2),
+        "quick": os.environ.get("FASTDOS_BENCH_QUICK") == "1",
+        "work_missing": RUN.get("missing", {}),
+    }

@@ -17,7 +17,6 @@ Run: ``.venv/bin/python -m pytest bench/test_ingest.py --benchmark-enable --benc
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -28,11 +27,11 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from bench.sizes import FULL_ROW_SIZES, LARGE, QUICK, ROW_SIZES
 from fastdos.backend import Backend
 from fastdos.generate import NODE_COLUMNS, copy_text, generate_nodes, node_copy_text
 
-LARGE = os.environ.get("FASTDOS_BENCH_LARGE") == "1"
-SIZES = [10_000, 100_000] + ([1_000_000] if LARGE else [])
+SIZES = ROW_SIZES
 METHODS = ["fastdos", "raw_copy", "executemany"]
 # executemany of 10^6 rows takes many minutes and says nothing new: its rate is flat from 10^4 up.
 EXECUTEMANY_MAX = 100_000
@@ -123,7 +122,7 @@ def link_nodes(module_storage: Storage, user: int) -> list[int]:
     backend, conn = module_storage
     reset(conn, "db_dbnode")
     ids: list[int] = []
-    backend.bulk_insert_iter("node", generate_nodes(max(SIZES) // 4, seed=2, user_id=user), on_ids=ids.extend)
+    backend.bulk_insert_iter("node", generate_nodes(max(FULL_ROW_SIZES) // 4, seed=2, user_id=user), on_ids=ids.extend)
     conn.execute("VACUUM ANALYZE db_dbnode")
     return ids
 
@@ -214,7 +213,7 @@ def update_nodes(module_storage: Storage, user: int) -> list[int]:
     reset(conn, "db_dbnode")
     ids: list[int] = []
     backend.bulk_insert_iter(
-        "node", generate_nodes(max(s for s in SIZES if s <= 100_000), seed=3, user_id=user), on_ids=ids.extend
+        "node", generate_nodes(max(s for s in FULL_ROW_SIZES if s <= 100_000), seed=3, user_id=user), on_ids=ids.extend
     )
     conn.execute("VACUUM ANALYZE db_dbnode")
     return ids
@@ -282,7 +281,7 @@ STREAM_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("n", [1_000_000] if LARGE else [100_000])
+@pytest.mark.parametrize("n", [] if QUICK else [1_000_000] if LARGE else [100_000])
 def test_stream_peak_memory(benchmark: Any, module_storage: Storage, user: int, n: int) -> None:
     backend, conn = module_storage
     profile = backend.profile
