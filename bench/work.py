@@ -24,7 +24,7 @@ The database figures sum every database of the embedded cluster, or, on an exter
 the benchmark process has connections to (subprocesses work on those too). Server statistics are flushed by
 each backend at most once a second, and an idle backend may hold them for 10 s: before each reading every
 idle connection of the process is asked to flush (``pg_stat_force_next_flush()``, sent through libpq so it
-is not counted as a statement).
+is not counted as a statement). :func:`install` (called by bench/conftest.py) sets up the counting.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ _COUNT = {"statements": 0}
 _PROBES: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
 
 
-def _install() -> None:
+def install() -> None:
     """Track every psycopg connection of the process and count the statements sent through cursors."""
     if getattr(psycopg.Connection, "_fastdos_bench_tracked", False):
         return
@@ -194,5 +194,3 @@ class Recorder:
     def figures(self) -> dict[str, float]:
         return median_work(self.calls)
 
-
-_install()
