@@ -115,20 +115,28 @@ RUN: dict[str, Any] = {"load1": []}
 
 
 @pytest.fixture(scope="session")
-def work_probe(pg_server: PgServer) -> Iterator[Probe]:  # noqa: F811
-    """The reader of the server's counters for the whole run."""
-    probe = Probe(pg_server.conninfo(), embedded=pg_server.embedded)
-    RUN.update(server=probe.server, missing=dict(probe.missing))
+def work_probes() -> Iterator[dict[str, Probe]]:
+    """The readers of the servers' counters, one per server, for the whole run."""
+    probes: dict[str, Probe] = {}
     try:
-        yield probe
+        yield probes
     finally:
-        probe.close()
+        for probe in probes.values():
+            probe.close()
 
 
 @pytest.fixture
-def benchmark(benchmark: Any, work_probe: Probe) -> Iterator[Any]:
-    """pytest-benchmark's fixture, its runner wrapped by a work :class:`~bench.work.Recorder`."""
-    recorder = Recorder(work_probe)
+def benchmark(benchmark: Any, work_probes: dict[str, Probe], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """pytest-benchmark's fixture, its runner wrapped by a work :class:`~bench.work.Recorder`.
+
+    The server is the ``pg_server`` the benchmark itself sees: a module that re-exports the fixture
+    (bench/test_repository.py) gets a cluster of its own, and its work happens there."""
+    server: PgServer = request.getfixturevalue("pg_server")
+    conninfo = server.conninfo()
+    if conninfo not in work_probes:
+        work_probes[conninfo] = Probe(conninfo, embedded=server.embedded)
+        RUN.update(server=work_probes[conninfo].server, missing=dict(work_probes[conninfo].missing))
+    recorder = Recorder(work_probes[conninfo])
     make_runner = benchmark._make_runner
     benchmark._make_runner = lambda function, args, kwargs: recorder.wrap(make_runner(function, args, kwargs))
     yield benchmark
