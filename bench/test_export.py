@@ -34,6 +34,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.sizes import LARGE
 from bench.test_import import SIZES, Storages, archives  # noqa: F401  (the module fixture `archives`)
 from fastdos.backend import Backend
 from fastdos.exporter import export_archive
@@ -77,10 +78,16 @@ def sources(
 def aiida_runs(
     sources: dict[int, tuple[Profile, dict[str, Any]]], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[tuple[int, str], dict[str, Any]]:
-    """aiida-core's ``create_archive`` of every case: ``{(nodes, selection): {"seconds", "path"}}``."""
+    """aiida-core's ``create_archive`` of every case: ``{(nodes, selection): {"seconds", "path"}}``.
+
+    At 10^5 nodes only with ``FASTDOS_BENCH_LARGE=1``: the two exports take 1-3 minutes, a third of `make
+    bench`'s time budget, and the gate measures fastdos' export against a calibration workload instead
+    (bench/pairs.py)."""
     folder = tmp_path_factory.mktemp("aiida-exports")
     runs = {}
     for nodes, (prof, chosen) in sources.items():
+        if nodes > 10_000 and not LARGE:
+            continue
         requests = [{"path": str(folder / f"aiida-{nodes}-{name}.aiida"), **chosen[name]} for name in SELECTIONS]
         run = run_aiida_script(
             EXPORT_OPS, {"op": "create", "name": prof.name, "requests": requests}, prof, folder / "home", timeout=3600
@@ -129,9 +136,7 @@ def test_export_fastdos_vs_aiida(
 
         benchmark.pedantic(target, rounds=ROUNDS[nodes], iterations=1, warmup_rounds=0)
     fastdos_s = benchmark.stats.stats.min
-    reference = aiida_runs[(nodes, selection)]
-    ours, theirs = archive_counts(out), archive_counts(reference["path"])
-    assert ours == theirs, (ours, theirs)
+    ours = archive_counts(out)
     assert ours["nodes"] >= (nodes if selection == "all" else nodes // 2)
     report = reports[-1]
     benchmark.extra_info.update(
@@ -139,11 +144,18 @@ def test_export_fastdos_vs_aiida(
         links=ours["links"],
         files=ours["files"],
         fastdos_s=round(fastdos_s, 2),
+        archive_mb=round(out.stat().st_size / 1024**2, 1),
+        stages={name: round(seconds, 2) for name, seconds in report.seconds.items()},
+    )
+    reference = aiida_runs.get((nodes, selection))
+    if reference is None:  # (10^5 without FASTDOS_BENCH_LARGE)
+        return
+    theirs = archive_counts(reference["path"])
+    assert ours == theirs, (ours, theirs)
+    benchmark.extra_info.update(
         aiida_s=round(reference["seconds"], 2),
         speedup=round(reference["seconds"] / fastdos_s, 1),
-        archive_mb=round(out.stat().st_size / 1024**2, 1),
         aiida_archive_mb=round(reference["path"].stat().st_size / 1024**2, 1),
-        stages={name: round(seconds, 2) for name, seconds in report.seconds.items()},
     )
     # The 10x target is a figure, not an assertion: on this machine it is not met (bench/RESULTS.md), and a
     # benchmark that fails on an unchanged tree makes `make bench` a gate nobody trusts (bench/notes/gate.md).
