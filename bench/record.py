@@ -40,11 +40,13 @@ def load_json(path: Path, what: str) -> Any:
 
 
 def commit_of(root: Path = ROOT) -> str | None:
-    """The checkout's HEAD commit (with ``+dirty`` when the tree has changes), or None outside git."""
+    """The checkout's HEAD commit (``+dirty`` when tracked files other than the history changed), or None."""
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        # the history file itself changes with every run: not a change of the tree
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":!bench/history.jsonl"],
                                capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return None
