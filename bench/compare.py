@@ -152,7 +152,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
     record = data["record"]
     if not isinstance(record.get("benchmarks"), dict):
         raise GateError(f"baseline {path} has no benchmarks")
-    return record
+    return dict(record)
 
 
 def load_calibration(path: Path) -> dict[str, Any]:
