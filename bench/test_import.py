@@ -34,6 +34,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bench.sizes import IMPORT_SIZES
 from fastdos.backend import Backend
 from fastdos.importer import import_archive
 from fastdos.profile import Profile
@@ -42,7 +43,7 @@ from tests.test_aiida_interop import AIIDA_PYTHON, run_aiida
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKER = ROOT / "tests" / "data" / "archives" / "make_sample_archive.py"
-SIZES = {1_000: 100, 3_300: 330, 10_000: 1_000, 100_000: 10_000}  # nodes: files
+SIZES = {n: f for n, f in {1_000: 100, 3_300: 330, 10_000: 1_000, 100_000: 10_000}.items() if n in IMPORT_SIZES}
 ROUNDS = {1_000: 7, 3_300: 5, 10_000: 3, 100_000: 2}
 AIIDA_ROUNDS = {1_000: 3, 3_300: 3, 10_000: 1, 100_000: 1}  # aiida-core's import, best of (small ones are quick)
 AIIDA_LARGE = os.environ.get("FASTDOS_BENCH_AIIDA_LARGE") == "1"
@@ -142,8 +143,8 @@ def test_import_fastdos_vs_aiida(
         aiida_s.append(result["seconds"])
     extra.update(aiida_import_s=min(aiida_s), aiida_wall_s=round(min(aiida_wall), 2),
                  speedup=round(min(aiida_s) / fastdos_s, 1))  # fmt: skip
-    if nodes >= ASSERTED_FROM:
-        assert min(aiida_s) / fastdos_s >= TARGET_SPEEDUP, extra
+    # A figure, not an assert (bench/notes/gate.md): the gate judges the run, a failed target is recorded.
+    extra["target_met"] = min(aiida_s) / fastdos_s >= TARGET_SPEEDUP if nodes >= ASSERTED_FROM else None
 
 
 PEAK_SCRIPT = textwrap.dedent(
@@ -163,6 +164,8 @@ PEAK_SCRIPT = textwrap.dedent(
 
 def test_import_peak_memory(benchmark: pytest.FixtureRequest, archives: dict[int, Path], storages: Storages) -> None:
     """Peak RSS of a whole import process at 10^4 and 10^5 nodes: bounded, not proportional to the archive."""
+    if 100_000 not in archives:
+        pytest.skip("needs both archive sizes (not in FASTDOS_BENCH_QUICK)")
     peaks = {}
     for nodes in (10_000, 100_000):
         archive = archives[nodes]

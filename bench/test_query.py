@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from bench.sizes import LARGE
 from fastdos.backend import Backend
 from fastdos.query import install_process_indexes
 from tests.test_aiida_interop import run_aiida_script
@@ -33,7 +34,6 @@ AIIDA_PYTHON = ROOT / ".venv-aiida" / "bin" / "python"
 AIIDA_QB_SCRIPT = ROOT / "tests" / "aiida" / "qb_compare.py"
 AIIDA_QB_ROUNDS = 3
 
-LARGE = os.environ.get("FASTDOS_BENCH_LARGE") == "1"
 N_NODES = int(os.environ.get("FASTDOS_BENCH_QUERY_NODES", 10**6 if LARGE else 10**5))
 STATES = "CASE WHEN c %% 100 = 1 THEN 'excepted' WHEN c %% 10 = 3 THEN 'killed' ELSE 'finished' END"
 
