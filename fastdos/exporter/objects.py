@@ -10,12 +10,12 @@ only until it is joined.
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 import zipfile
 from typing import Any
 
 from .. import db
+from ..background import BackgroundWork
 from ..repository import Repository
 from . import deflate
 from .report import ExportError
@@ -53,41 +53,25 @@ def check_objects(conn: db.Connection, repository: Repository, selection: Select
     )
 
 
-class ObjectCopy(threading.Thread):
+class ObjectCopy(BackgroundWork):
     """Copies the objects ``keys`` from the repository into ``archive`` as ``repo/<key>``, in pack order."""
 
     def __init__(self, repository: Repository, keys: list[str], archive: zipfile.ZipFile, compression: int) -> None:
-        super().__init__(name="fastdos-export-objects", daemon=True)
+        super().__init__("fastdos-export-objects")
         self._repository = repository
         self.keys = keys
         self._zip = archive
         self._method = zipfile.ZIP_DEFLATED if compression else zipfile.ZIP_STORED
         self._level = compression
-        self.done = 0
-        self.seconds = 0.0
-        self.error: BaseException | None = None
-        self._stop_event = threading.Event()
 
-    def cancel(self) -> None:
-        """Ask the copy to stop after the current object."""
-        self._stop_event.set()
-
-    def run(self) -> None:
-        started = time.perf_counter()
-        try:
-            self._copy()
-        except BaseException as exc:  # handed to the main thread, which raises it
-            self.error = exc
-        finally:
-            self.seconds = time.perf_counter() - started
-
-    def _copy(self) -> None:
+    def work(self) -> None:
+        """The copy; a cancel stops it after the current object."""
         if not self.keys:
             return
         container = self._repository.container
         with container.get_objects_stream_and_meta(self.keys, skip_if_missing=False) as triplets:
             for key, stream, meta in triplets:
-                if self._stop_event.is_set():
+                if self.cancelled:
                     return
                 if stream is None:
                     raise ExportError(f"repository object {key} disappeared from the container during the export")

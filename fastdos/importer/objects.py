@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
-import time
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
 from ..archive import ArchiveReader, ImportValidationError
+from ..background import BackgroundWork
 from ..errors import ValidationError
 from .run import ImportRun
 
@@ -34,40 +33,28 @@ OBJECT_BATCH = 1_000
 POLL_SECONDS = 0.1
 
 
-class ObjectImport(threading.Thread):
+class ObjectImport(BackgroundWork):
     """Writes (or with ``write=False`` only checks) the archive's objects that the container lacks."""
 
     def __init__(self, reader: ArchiveReader, repository: Repository, *, write: bool, packed: bool) -> None:
-        super().__init__(name="fastdos-import-objects", daemon=True)
+        super().__init__("fastdos-import-objects")
         self._reader, self._repository = reader, repository
         self.write, self.packed = write, packed
         self.total = reader.object_key_count()
-        self.done = self.new = 0
-        self.seconds = 0.0
-        self.error: BaseException | None = None
-        self._stop_event = threading.Event()
+        self.new = 0
 
-    def cancel(self) -> None:
-        """Ask the thread to stop after the current batch."""
-        self._stop_event.set()
-
-    def run(self) -> None:
-        started = time.perf_counter()
-        try:
-            batch: list[str] = []
-            for key in self._reader.object_keys():
-                batch.append(key)
-                if len(batch) >= OBJECT_BATCH:
-                    self._batch(batch)
-                    batch = []
-                    if self._stop_event.is_set():
-                        return
-            if batch:
+    def work(self) -> None:
+        """The objects in batches; a cancel stops after the current batch."""
+        batch: list[str] = []
+        for key in self._reader.object_keys():
+            batch.append(key)
+            if len(batch) >= OBJECT_BATCH:
                 self._batch(batch)
-        except BaseException as exc:  # handed to the main thread, which raises it
-            self.error = exc
-        finally:
-            self.seconds = time.perf_counter() - started
+                batch = []
+                if self.cancelled:
+                    return
+        if batch:
+            self._batch(batch)
 
     def _batch(self, keys: list[str]) -> None:
         self.new += _objects(self._reader, self._repository, keys, write=self.write, packed=self.packed)
