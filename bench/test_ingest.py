@@ -66,7 +66,11 @@ def count(conn: psycopg.Connection, table: str) -> int:
 
 
 def run(
-    benchmark: Any, target: Callable[[], Any], setup: Callable[[], None], n: int, reference: Callable[[], Any] | None
+    benchmark: Any,
+    target: Callable[[], Any],
+    setup: Callable[[], None],
+    n: int,
+    reference: Callable[[], Any] | None = None,
 ) -> None:
     """The rounds; with ``reference`` (the raw COPY, for the fastdos case) it is timed in alternating rounds, and
     the gate's ratio comes from those (bench/interleave.py)."""
