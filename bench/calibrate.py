@@ -1,8 +1,10 @@
 """Make bench/calibration.json: each gated figure's run-to-run spread over repeated runs of one tree.
 
-Usage: ``python -m bench.calibrate RUN1.json RUN2.json RUN3.json ... [--out bench/calibration.json]
-[--note TEXT]``, the inputs being pytest-benchmark JSON files of ``make bench`` / ``make bench-quick`` runs of
-an unchanged tree (full and quick runs mix: a quick run is a subset with the same names and work). For every
+Usage: ``python -m bench.calibrate RUN1.json RUN2.json RUN3.json ... [--history bench/history.jsonl --commit
+SHA ...] [--out bench/calibration.json] [--note TEXT]``, the inputs being pytest-benchmark JSON files of
+``make bench`` / ``make bench-quick`` runs of an unchanged tree (full and quick runs mix: a quick run is a
+subset with the same names and work), and/or the records of the history file whose commit starts with one
+of the ``--commit`` prefixes (the gated runs of that tree: every ``make bench`` appends one). For every
 gated benchmark (bench/pairs.py) and figure of bench/compare.py, ``spread`` is the largest deviation of a
 run's value from the median of all runs, as ``|ln|`` of the ratio (counts with their slack), and ``n`` the
 number of runs that had it. The gate's threshold is ``max(floor, MARGIN x spread)``. A figure seen in fewer
@@ -47,21 +49,53 @@ def calibrate(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, fl
     return out
 
 
+def history_records(path: Path, commits: list[str]) -> list[dict[str, Any]]:
+    """The records of the history file ``path`` whose commit starts with one of ``commits``."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GateError(f"{path}: cannot read the history file ({exc.strerror})") from None
+    taken = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            raise GateError(f"{path} line {number}: not a JSON record") from None
+        if not isinstance(record, dict) or not isinstance(record.get("benchmarks"), dict):
+            raise GateError(f"{path} line {number}: not a history record (no 'benchmarks' object)")
+        if any(str(record.get("commit") or "").startswith(c) for c in commits):
+            taken.append(record)
+    if not taken:
+        raise GateError(f"{path}: no record of commit {', '.join(commits)}")
+    return taken
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="make the gate's calibration from repeated runs")
-    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("runs", type=Path, nargs="*")
+    parser.add_argument("--history", type=Path, help="also the records of this history file ...")
+    parser.add_argument("--commit", action="append", default=[], help="... whose commit starts with this")
     parser.add_argument("--out", type=Path, default=CALIBRATION)
     parser.add_argument("--note", default="", help="how the runs were made (kept in the file)")
     args = parser.parse_args(argv)
     try:
-        if len(args.runs) < MIN_RUNS:
-            raise GateError(f"calibration needs at least {MIN_RUNS} runs, got {len(args.runs)}")
         records = [record_from(load_json(path, "run"), str(path), None) for path in args.runs]
+        sources = [path.name for path in args.runs]
+        if args.history is not None:
+            if not args.commit:
+                raise GateError("--history needs --commit: which tree's runs to take")
+            taken = history_records(args.history, args.commit)
+            records += taken
+            sources += [f"{args.history.name}:{r['commit']}@{r['date']}" for r in taken]
+        if len(records) < MIN_RUNS:
+            raise GateError(f"calibration needs at least {MIN_RUNS} runs, got {len(records)}")
     except GateError as exc:
         print(f"bench calibrate: {exc}", file=sys.stderr)
         return 2
-    runs = [{"file": path.name, "date": r["date"], "quick": r["quick"], "load1": r["machine"]["load1"],
-             "benchmarks": len(r["benchmarks"])} for path, r in zip(args.runs, records, strict=True)]  # fmt: skip
+    runs = [{"file": source, "date": r["date"], "quick": r["quick"], "load1": r["machine"]["load1"],
+             "benchmarks": len(r["benchmarks"])} for source, r in zip(sources, records, strict=True)]  # fmt: skip
     figures = calibrate(records)
     document = {
         "format": CALIBRATION_FORMAT,

@@ -23,7 +23,7 @@ import pytest
 
 from bench import calibrate, compare, planted
 from bench.pairs import REFERENCES, reference_of
-from bench.record import record_from
+from bench.record import append, record_from
 from bench.work import WORK_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -249,3 +249,32 @@ def test_interleaved_reference_gives_the_ratio(tmp_path: Path) -> None:
     entry = record_from(data, str(out), None)["benchmarks"][name]
     assert entry["reference"] == "bench/test_ingest.py::test_node_insert[raw_copy-10000]"
     assert entry["ratio"] == pytest.approx(reference_s / bench["stats"]["min"], rel=1e-5)
+
+
+def test_an_extreme_baseline_is_measured_from_the_median(real_run: dict[str, Any], tmp_path: Path) -> None:
+    """The baseline is one calibrated run, the most extreme one here: a run as far below the median as the limit
+    allows passes (against the baseline alone it would fail), one beyond it fails; the calibration can take
+    the gated runs from the history file."""
+    runs, history = [], tmp_path / "history.jsonl"
+    for i, factor in enumerate((1.0, 1.02, 0.9)):  # the last run: fastdos 10 % faster, its ratio the highest
+        data = copy.deepcopy(real_run)
+        bench_of(data, FAST)["stats"]["min"] *= factor
+        runs.append(write(tmp_path / f"r{i}.json", data))
+    for i, path in enumerate(runs[:2]):
+        append(record_from(json.loads(path.read_text()), str(path), f"tree{i}"), history)
+    cal = tmp_path / "cal.json"
+    assert calibrate.main([str(runs[2]), "--history", str(history), "--commit", "tree", "--out", str(cal)]) == 0
+    calibration = json.loads(cal.read_text())
+    entry = calibration["benchmarks"][FAST]["ratio"]
+    assert len(calibration["runs"]) == 3 and entry["n"] == 3
+    limit, _ = compare.threshold(FAST, "ratio", calibration)
+    base_ratio = record_from(json.loads(runs[2].read_text()), "r2", None)["benchmarks"][FAST]["ratio"]
+    assert compare.centre(FAST, "ratio", base_ratio, calibration) == entry["median"] != base_ratio
+    for factor, status in ((math.exp(limit * 0.9), 0), (math.exp(limit * 1.1), 1)):
+        slower = copy.deepcopy(real_run)
+        bench_of(slower, FAST)["stats"]["min"] *= 1.02 * factor  # the median run, made slower
+        folder = tmp_path / f"gate{status}"
+        folder.mkdir()
+        assert run_gate(folder, slower, json.loads(runs[2].read_text()), cal)[0] == status
+    # a baseline outside the calibrated spread (saved after a real change) is compared with as it is
+    assert compare.centre(FAST, "ratio", entry["median"] * 2, calibration) == entry["median"] * 2
