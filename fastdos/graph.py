@@ -12,11 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from . import bulk_delete, db, integrity, rules, session_settings
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
-from .errors import ClosureError, convert
+from .errors import ClosureError
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -319,16 +317,10 @@ def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: di
     assert isinstance(starts, list)
     if len(starts) < WALK_JIT_STARTS:
         return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
-    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        try:
-            with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
-                db.execute(conn, "session/swap_local", {"setting": "jit", "value": "off"})
-                cursor = db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
-        except psycopg.Error as exc:
-            raise convert(exc, "graph/walk_capped") from exc
-        return cursor.fetchall()
-    with session_settings.no_jit(conn):
-        return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
+    cursor = session_settings.execute_without_jit(
+        conn, "graph/walk_capped", lambda: db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
+    )
+    return cursor.fetchall()
 
 
 def _client_levels(

@@ -10,9 +10,13 @@ bench/notes/traversal.md, bench/notes/repository.md and bench/notes/graph.md.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
 
 from . import db
+from .errors import convert
 
 
 @contextlib.contextmanager
@@ -20,8 +24,11 @@ def local_setting(conn: db.Connection, setting: str, value: str) -> Iterator[Non
     """``setting`` = ``value`` for the block, inside the open transaction only, and the previous value after it."""
     row = db.one(conn, "session/swap_local", {"setting": setting, "value": value})
     assert row is not None
-    yield
-    set_local(conn, setting, str(row[0]))
+    try:
+        yield
+    finally:  # a failed transaction needs no restore: its rollback undoes the setting
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            set_local(conn, setting, str(row[0]))
 
 
 def no_jit(conn: db.Connection) -> contextlib.AbstractContextManager[None]:
@@ -32,3 +39,21 @@ def no_jit(conn: db.Connection) -> contextlib.AbstractContextManager[None]:
 def set_local(conn: db.Connection, setting: str, value: str) -> None:
     """``setting`` = ``value`` for the rest of the open transaction (not put back)."""
     db.scalar(conn, "session/set_local", {"setting": setting, "value": value})
+
+
+def execute_without_jit(
+    conn: db.Connection, name: str, execute: Callable[[], psycopg.Cursor[Any]]
+) -> psycopg.Cursor[Any]:
+    """``execute()`` (one statement) with JIT off. On an idle autocommit connection the setting is
+    transaction-local and sent in the same pipeline, i.e. the same implicit transaction as the statement: no
+    round trip and nothing to restore; elsewhere it is switched off and back (:func:`no_jit`)."""
+    if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        try:
+            with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
+                db.execute(conn, "session/swap_local", {"setting": "jit", "value": "off"})
+                cursor = execute()
+        except psycopg.Error as exc:
+            raise convert(exc, name) from exc
+        return cursor
+    with no_jit(conn):
+        return execute()

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from .. import db
+from .. import db, session_settings
 from ..context import context_of
-from ..errors import MultipleObjectsError, NotExistent, ValidationError, convert
+from ..errors import MultipleObjectsError, NotExistent, ValidationError
 from .entities import (
     GROUP_MEMBERS_TABLE,
     NODE,
@@ -358,20 +358,12 @@ class QueryBuilder:
                 yield from db.stream(conn, "query-builder", statement, params, batch_size)
 
     def _fetch(self, conn: db.Connection, statement: sql.Composed, params: dict[str, Any]) -> psycopg.Cursor[Any]:
-        """Run the statement, with JIT off when it walks ancestors/descendants. On an idle autocommit
-        connection the setting is transaction-local and sent in the same pipeline, i.e. the same implicit
-        transaction as the statement: no round trip and nothing to restore."""
-        if self._walks() and conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            try:
-                with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
-                    db.execute(conn, "query/jit_off_here")
-                    cursor = self._execute(conn, statement, params)
-            except psycopg.Error as exc:
-                raise convert(exc, "query-builder") from exc
-            return cursor
-        with self._jit_off(conn):
-            cursor = self._execute(conn, statement, params)
-        return cursor
+        """Run the statement, with JIT off when it walks ancestors/descendants (sql/query/jit_off.sql says why)."""
+        if not self._walks():
+            return self._execute(conn, statement, params)
+        return session_settings.execute_without_jit(
+            conn, "query-builder", lambda: self._execute(conn, statement, params)
+        )
 
     def _walks(self) -> bool:
         return any(v.join is not None and v.join.kind == "closure" for v in self._vertices)
