@@ -163,7 +163,8 @@ def gate(run: dict[str, Any], baseline: dict[str, Any], calibration: dict[str, A
                 # the reference, not fastdos, moved (bench/notes/gate.md "Verdict": a reference outlier)
                 failed, text = False, f"{text}, but its own time did not rise against the machine factor"
             if key in NOT_GATED:
-                notes.append(f"{text}, recorded, not gated") if failed else None
+                if failed:
+                    notes.append(f"{text}, recorded, not gated")
                 continue
             if key == "ratio" and limit > UNGATEABLE:
                 notes.append(f"{text}, not gated: spread e^{limit / MARGIN:.2f}")
