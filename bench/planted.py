@@ -44,16 +44,18 @@ class Plant:
     expected: str  # a benchmark the gate must name
 
 
-INGEST_OLD = """    prepared = insert_rows(spec, rows, allow_defaults)
+INGEST_OLD = """    parts = converted_parts(spec, rows, allow_defaults)
+    first = next(parts)  # a wrong key set or value in the first part fails before any statement
     with ctx.transaction() as conn:
-        return copy_batch(conn, spec, prepared)
+        return copy_rows(conn, spec, len(rows), itertools.chain([first], parts))
 """
 INGEST_NEW = """    import time as planted_time
 
     planted_started = planted_time.perf_counter()
-    prepared = insert_rows(spec, rows, allow_defaults)
+    parts = converted_parts(spec, rows, allow_defaults)
+    first = next(parts)
     with ctx.transaction() as conn:
-        planted_ids = copy_batch(conn, spec, prepared)
+        planted_ids = copy_rows(conn, spec, len(rows), itertools.chain([first], parts))
         planted_time.sleep(0.3 * (planted_time.perf_counter() - planted_started))
         return planted_ids
 """

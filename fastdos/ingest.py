@@ -1,9 +1,11 @@
 """Bulk ingest (COPY) and bulk update: bulk_insert, bulk_insert_iter, bulk_update, group membership.
 
-Insert: validate and serialise every row of a batch (:mod:`fastdos.rows`) → reserve the batch's ids with one
-statement on the table's sequence → one binary COPY of the rows *with* their ids straight into the table →
-ids in input order. Nothing is sent before the whole batch is valid; every call is one transaction (a
-savepoint inside a caller's :meth:`~fastdos.backend.Backend.transaction`), so a failure leaves nothing.
+Insert: validate and serialise the first ``OVERLAP_ROWS`` rows of a batch (:mod:`fastdos.rows`) → reserve the
+batch's ids with one statement on the table's sequence → one binary COPY of the rows *with* their ids straight
+into the table, the later rows validated and converted part by part while the server works on the earlier ones
+→ ids in input order. Every call is one transaction (a savepoint inside a caller's
+:meth:`~fastdos.backend.Backend.transaction`), so a failure leaves nothing: a row refused in a later part aborts
+the COPY and rolls it back (its reserved ids are skipped, as with any rolled-back insert in PostgreSQL).
 
 Constraint checks: unique and NOT NULL violations fire during the COPY. The foreign keys of the schema are
 ``DEFERRABLE INITIALLY DEFERRED`` (docs/schema.md#foreign-keys); fastdos keeps that contract, so a caller may insert
@@ -17,7 +19,7 @@ Bulk update lives in :mod:`fastdos.update`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -25,8 +27,8 @@ from psycopg import sql
 
 from . import db
 from .errors import IntegrityError, ValidationError
-from .ids import is_id
-from .rows import COPY_TYPES, Column, Entity, EntityTypes, entity, insert_rows
+from .ids import MAX_ID, is_id
+from .rows import COPY_TYPES, JSON, Column, Entity, EntityTypes, entity, gc_paused, insert_rows
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -39,11 +41,21 @@ DEFAULT_BATCH_SIZE = 10_000
 # Load mode: memory for the index rebuilds and FK validations of one transaction (SET LOCAL only).
 LOAD_MAINTENANCE_WORK_MEM = "256MB"
 
-# From this many pairs add_nodes_to_groups first tries the memberships as all new (a plain INSERT in a
-# savepoint, ingest/add_group_nodes_new) and only on a pair that exists runs aiida's ON CONFLICT statement:
-# speculative insertion made 10^5 memberships cost the server 50 % more (bench/notes/ingest.md). Below it
-# the savepoint's round trips would cost more than the statement saves.
+# From this many pairs add_nodes_to_groups first tries the memberships as all new (a binary COPY in a savepoint,
+# _copy_memberships) and only on a pair that exists runs aiida's ON CONFLICT statement: speculative insertion
+# made 10^5 memberships cost the server 50 % more (bench/notes/ingest.md). Below it the savepoint's round trips
+# would cost more than the statement saves.
 NEW_MEMBERS_FIRST = 1_000
+
+# Rows converted at a time while the COPY runs (copy_rows, converted_parts). Converting a whole batch before
+# sending anything leaves the server idle for the conversion: 10^4 / 10^5 nodes ran at 0.78x / 0.79x a
+# pre-serialised raw COPY. In parts, the server parses and indexes one part while Python converts the next, as
+# long as a part fits in the socket's send buffer (a Unix socket's is ~208 KB; 250 node rows are ~125 KB):
+# parts of 50-250 rows gave 1.00-1.07x, 500 1.00-1.03x, 1,000 0.89-0.93x, 4,000 0.83-0.87x (embedded PG 18,
+# best of 15 / 3 alternating rounds, bench/notes/ingest.md "Overlapping conversion and COPY"). Rows without JSON
+# columns (links: ~50 bytes) take ten times as many: 250 links a part gave 0.92-0.95x, 2,500 0.98-0.99x.
+OVERLAP_ROWS = 250
+OVERLAP_ROWS_WITHOUT_JSON = 2_500
 
 Progress = Callable[[int], None]
 
@@ -59,15 +71,41 @@ def copy_types(spec: Entity, columns: Sequence[Column] | None = None) -> list[st
 
 def copy_batch(conn: db.Connection, spec: Entity, prepared: Sequence[tuple[Any, ...]]) -> list[int]:
     """Reserve ids for ``prepared`` rows (validated tuples, table column order) and COPY them in; ids in order."""
-    ids: list[int] = db.scalar(conn, "ingest/reserve_ids", {"table": spec.table, "n": len(prepared)})
+    return copy_rows(conn, spec, len(prepared), [prepared])
+
+
+def copy_rows(conn: db.Connection, spec: Entity, total: int, parts: Iterable[Sequence[tuple[Any, ...]]]) -> list[int]:
+    """Reserve ids for ``total`` rows and COPY them in, taking the rows part by part from ``parts`` (validated
+    tuples in table column order): a part is produced while the server still works on the previous ones
+    (:func:`converted_parts`). The first part is taken before any statement. (Pipelining the id reservation with
+    the conversion of the second part measured no faster: bench/notes/ingest.md.)"""
+    chunks = iter(parts)
+    ready = [next(chunks, [])]
+    ids: list[int] = db.scalar(conn, "ingest/reserve_ids", {"table": spec.table, "n": total})
     columns = column_list(["id", *(c.name for c in spec.columns)])
     with db.copy(
         conn, "ingest/copy_rows", identifiers={"table": spec.table, "columns": columns}, types=copy_types(spec)
-    ) as copy:
+    ) as copy, gc_paused():  # (over the whole stream of parts, as over one converted batch: rows.gc_paused)
         write = copy.write_row
-        for pk, row in zip(ids, prepared, strict=True):
-            write((pk, *row))
+        done = 0
+        for part in itertools.chain(ready, chunks):
+            for pk, row in zip(ids[done : done + len(part)], part, strict=True):
+                write((pk, *row))
+            done += len(part)
+    if done != total:
+        raise ValueError(f"copy_rows: {done} rows given for {total} ids")
     return ids
+
+
+def converted_parts(
+    spec: Entity, rows: Sequence[Mapping[str, Any]], allow_defaults: bool, start: int = 0
+) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` validated and converted (:func:`~fastdos.rows.insert_rows`) a part at a time (``OVERLAP_ROWS``), for
+    :func:`copy_rows`: while Python converts one part, the server parses and indexes the part before it."""
+    listed = rows if isinstance(rows, list) else list(rows)  # (slices of a list are lists: rows.py's fast check)
+    size = OVERLAP_ROWS if any(c.kind == JSON for c in spec.columns) else OVERLAP_ROWS_WITHOUT_JSON
+    for offset in range(0, len(listed), size):
+        yield insert_rows(spec, listed[offset : offset + size], allow_defaults, start=start + offset)
 
 
 class LoadMode:
@@ -176,9 +214,10 @@ def bulk_insert(
     spec = entity(entity_type)
     if not rows:
         return []
-    prepared = insert_rows(spec, rows, allow_defaults)
+    parts = converted_parts(spec, rows, allow_defaults)
+    first = next(parts)  # a wrong key set or value in the first part fails before any statement
     with ctx.transaction() as conn:
-        return copy_batch(conn, spec, prepared)
+        return copy_rows(conn, spec, len(rows), itertools.chain([first], parts))
 
 
 def bulk_insert_iter(
@@ -215,10 +254,8 @@ def bulk_insert_iter(
             loader.drop()
         iterator = iter(rows)
         while batch := list(itertools.islice(iterator, batch_size)):
-            prepared = insert_rows(spec, batch, allow_defaults, start=done)
+            ids = copy_rows(conn, spec, len(batch), converted_parts(spec, batch, allow_defaults, start=done))
             del batch
-            ids = copy_batch(conn, spec, prepared)
-            del prepared
             done += len(ids)
             if on_ids is not None:
                 on_ids(ids)
@@ -229,14 +266,20 @@ def bulk_insert_iter(
     return done
 
 
-def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -> int:
-    """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
+def _plain_pairs(pairs: list[Any]) -> tuple[list[int], list[int]] | None:
+    """The two id columns of ``pairs`` when every pair is a 2-tuple of valid ids, checked column-wise in C-level
+    builtins (as rows.py does for int/text rows); None when anything is off, for :func:`_checked_pairs` to name."""
+    if not pairs or set(map(type, pairs)) != {tuple} or set(map(len, pairs)) != {2}:
+        return None
+    group_ids, node_ids = map(list, zip(*pairs, strict=True))
+    for column in (group_ids, node_ids):
+        if set(map(type, column)) != {int} or min(column) < 1 or max(column) > MAX_ID:
+            return None
+    return group_ids, node_ids
 
-    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement); from
-    :data:`NEW_MEMBERS_FIRST` pairs a plain INSERT is tried first in a savepoint (the common case: all new)
-    and the ON CONFLICT statement runs only when a pair exists. Unknown groups or nodes fail the foreign keys
-    at COMMIT (see the module docstring).
-    """
+
+def _checked_pairs(pairs: list[Any]) -> tuple[list[int], list[int]]:
+    """The two id columns of ``pairs``, pair by pair; ValidationError naming the first bad pair."""
     group_ids: list[int] = []
     node_ids: list[int] = []
     for index, pair in enumerate(pairs):
@@ -249,18 +292,47 @@ def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -
                 raise ValidationError(f"pairs[{index}]: expected positive 32-bit integer ids, got {pair!r:.80}")
         group_ids.append(group_id)
         node_ids.append(node_id)
+    return group_ids, node_ids
+
+
+def add_nodes_to_groups(ctx: StorageContext, pairs: Iterable[tuple[int, int]]) -> int:
+    """Add ``(group_id, node_id)`` memberships, skipping those that exist; return how many were added.
+
+    One set-wise ``INSERT ... ON CONFLICT (dbgroup_id, dbnode_id) DO NOTHING`` (aiida-core's statement); from
+    :data:`NEW_MEMBERS_FIRST` pairs a binary COPY is tried first in a savepoint (the common case: all new)
+    and the ON CONFLICT statement runs only when a pair exists. Unknown groups or nodes fail the foreign keys
+    at COMMIT (see the module docstring).
+    """
+    listed = pairs if isinstance(pairs, list) else list(pairs)
+    checked = _plain_pairs(listed)
+    group_ids, node_ids = checked if checked is not None else _checked_pairs(listed)
     if not group_ids:
         return 0
     params = {"group_ids": group_ids, "node_ids": node_ids}
     with ctx.transaction() as conn:
         if len(group_ids) >= NEW_MEMBERS_FIRST:
             try:
-                with db.savepoint(conn, "ingest/add_group_nodes_new"):
-                    return db.run(conn, "ingest/add_group_nodes_new", params)
+                with db.savepoint(conn, "ingest/copy_rows"):
+                    _copy_memberships(conn, group_ids, node_ids)
+                    return len(group_ids)
             except IntegrityError as exc:  # a pair exists (or comes twice): skip them as aiida does
                 if not isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
                     raise
         return db.run(conn, "ingest/add_group_nodes", params)
+
+
+def _copy_memberships(conn: db.Connection, group_ids: list[int], node_ids: list[int]) -> None:
+    """All-new memberships by binary COPY, their ids from the column default: the server's cost of a raw COPY,
+    where a plain ``INSERT ... SELECT unnest(...)`` cost 0.84-0.87x of it at 10^4-10^5 pairs (bench/notes/ingest.md)."""
+    with db.copy(
+        conn,
+        "ingest/copy_rows",
+        identifiers={"table": "db_dbgroup_dbnodes", "columns": column_list(["dbgroup_id", "dbnode_id"])},
+        types=["int4", "int4"],
+    ) as copy, gc_paused():
+        write = copy.write_row
+        for pair in zip(group_ids, node_ids, strict=True):
+            write(pair)
 
 
 def add_nodes_to_group(ctx: StorageContext, group_id: int, node_ids: Iterable[int]) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from fastdos import ingest
 from fastdos.backend import Backend
 from fastdos.errors import IntegrityError, NotExistent, ValidationError
 from fastdos.rows import ENTITIES, EntityTypes
@@ -376,6 +377,38 @@ def test_bad_row_in_late_batch_names_its_index(backend: Backend, user: int) -> N
         backend.bulk_insert_iter("node", rows, batch_size=0)
 
 
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("container", [list, tuple])
+def test_bad_row_in_a_later_part_of_one_call_leaves_nothing(backend: Backend, user: int, container: type) -> None:
+    # bulk_insert converts OVERLAP_ROWS rows at a time while the COPY runs (fastdos/ingest.py): a row refused
+    # after earlier parts went to the server aborts the COPY, and the call keeps nothing.
+    late = ingest.OVERLAP_ROWS_WITHOUT_JSON * 2 + 7  # (the larger of the two part sizes)
+    rows = [node_row(user, i) for i in range(late + 10)]
+    rows[late]["attributes"] = {"x": math.nan}
+    with pytest.raises(ValidationError, match=rf"rows\[{late}\]\['attributes'\]\['x'\]"):
+        backend.bulk_insert("node", container(rows))
+    links = [{"input_id": 1, "output_id": 2, "label": f"l{i}", "type": "create"} for i in range(late + 10)]
+    links[late]["label"] = 7
+    with pytest.raises(ValidationError, match=rf"rows\[{late}\]\['label'\]"):
+        backend.bulk_insert("link", container(links))
+    rows[late]["attributes"] = {"x": 1}
+    del rows[late + 3]["label"]  # a wrong key set in a later part: aiida's IntegrityError
+    with pytest.raises(IntegrityError, match=r"^Incorrect fields given for EntityTypes.NODE"):
+        backend.bulk_insert("node", rows)
+
+
+def test_rows_of_many_parts_keep_their_order(backend: Backend, conn: psycopg.Connection, user: int) -> None:
+    n = ingest.OVERLAP_ROWS * 3 + 1
+    ids = backend.bulk_insert("node", [node_row(user, i) for i in range(n)])
+    assert ids == sorted(ids) and len(set(ids)) == n
+    stored = dict(conn.execute("SELECT id, label FROM db_dbnode WHERE id = ANY(%s)", (ids,)).fetchall())
+    assert [stored[pk] for pk in ids] == [f"node {i}" for i in range(n)]
+    with backend.transaction():  # the same inside a caller's transaction
+        more = backend.bulk_insert("node", [node_row(user, i) for i in range(n, 2 * n)], allow_defaults=True)
+    stored = dict(conn.execute("SELECT id, label FROM db_dbnode WHERE id = ANY(%s)", (more,)).fetchall())
+    assert [stored[pk] for pk in more] == [f"node {i}" for i in range(n, 2 * n)]
+
+
 # --- load mode ------------------------------------------------------------------------------------------
 
 
@@ -490,7 +523,7 @@ def test_group_memberships_skip_existing(backend: Backend, conn: psycopg.Connect
 def test_many_memberships_all_new_then_some_existing(
     backend: Backend, conn: psycopg.Connection, user: int, inside: bool
 ) -> None:
-    # from NEW_MEMBERS_FIRST pairs the all-new INSERT runs first; a pair that exists (or comes twice) falls
+    # from NEW_MEMBERS_FIRST pairs the all-new COPY runs first; a pair that exists (or comes twice) falls
     # back to ON CONFLICT DO NOTHING in the same unit of work, inside a caller's transaction too
     from fastdos.ingest import NEW_MEMBERS_FIRST
 
@@ -513,6 +546,37 @@ def test_group_memberships_bad_input(backend: Backend, conn: psycopg.Connection)
     with pytest.raises(IntegrityError) as info:
         backend.add_nodes_to_group(2147483000, [pk])
     assert info.value.constraint == "fk_db_dbgroup_dbnodes_dbgroup_id_db_dbgroup"
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ((1, True), r"pairs\[1500\]: expected positive 32-bit integer ids"),
+        ((1, 0), r"pairs\[1500\]: expected positive 32-bit integer ids"),
+        ((1, 2**31), r"pairs\[1500\]: expected positive 32-bit integer ids"),
+        ((1, 2, 3), r"pairs\[1500\]: expected \(group_id, node_id\)"),
+        ((1,), r"pairs\[1500\]: expected \(group_id, node_id\)"),
+        (None, r"pairs\[1500\]: expected \(group_id, node_id\)"),
+    ],
+)
+def test_many_memberships_bad_pair_named(backend: Backend, conn: psycopg.Connection, bad: Any, message: str) -> None:
+    # many pairs take a column-wise check (fastdos/ingest.py _plain_pairs); a bad one goes the pair-by-pair way,
+    # which names it, and nothing is written
+    (pk,) = conn.execute("SELECT id FROM db_dbnode").fetchone() or (0,)
+    pairs: list[Any] = [(1, pk)] * 2000
+    pairs[1500] = bad
+    with pytest.raises(ValidationError, match=message):
+        backend.add_nodes_to_groups(pairs)
+
+
+def test_many_memberships_as_lists_or_a_generator(backend: Backend, conn: psycopg.Connection, user: int) -> None:
+    ids = backend.bulk_insert("node", [node_row(user, i) for i in range(1200)])
+    (a, b) = backend.bulk_insert("group", [{"label": f"g{i}", "user_id": user} for i in range(2)], allow_defaults=True)
+    assert backend.add_nodes_to_groups([[a, pk] for pk in ids]) == 1200  # type: ignore[misc]
+    assert backend.add_nodes_to_groups((b, pk) for pk in ids) == 1200
+    rows = conn.execute("SELECT dbgroup_id, count(*) FROM db_dbgroup_dbnodes GROUP BY 1 ORDER BY 1").fetchall()
+    assert rows == [(a, 1200), (b, 1200)]
 
 
 def test_plain_rows_checked_column_wise_as_row_by_row() -> None:
