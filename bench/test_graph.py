@@ -5,6 +5,8 @@ a Python fixpoint that, per hop, sends one query for the forward rules and one f
 walker set (aiida's QueryBuilder sends the same two per hop, plus ORM overhead not counted here), then the
 same four deletion statements. It is therefore a *lower bound* on aiida-core's time; the real aiida-core
 figures come from the separate aiida venv.
+The walks of a few ms (and the 1.3 s chain ancestors) time their hop-by-hop reference in alternating rounds
+with their own (bench/interleave.py); their gated ratio comes from those rounds.
 
 Workloads (``FASTDOS_BENCH_N``, default 10^4):
 
@@ -38,6 +40,7 @@ import psycopg
 import pytest
 
 from bench.conftest import _storage
+from bench.interleave import MS_ROUNDS, pedantic_interleaved
 from fastdos import bulk_delete, graph, rules
 from fastdos.backend import Backend
 from tests.conftest import PgServer, create_database, drop_database, link_new_container, make_profile
@@ -355,7 +358,10 @@ def test_ancestors_chain_from_1000(benchmark, graphs: dict[str, object], method:
     assert isinstance(backend, Backend) and isinstance(conn, psycopg.Connection) and isinstance(ids, list)
     start = ids[-1000:]
     if method == "recursive":
-        result = benchmark(backend.get_ancestors, start, use_closure=False)
+        # interleaved with its reference (bench/interleave.py): 1.2-1.4 s each, so three rounds
+        result = pedantic_interleaved(benchmark, lambda: backend.get_ancestors(start, use_closure=False), None,
+                                      lambda: hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, True),
+                                      rounds=3)
     else:
         result = benchmark.pedantic(hop_by_hop_descendants, args=(conn, start, rules.PROVENANCE_LINK_TYPES, True),
                                     rounds=1, iterations=1)
@@ -370,13 +376,15 @@ def test_wide_ancestors_descendants(benchmark, graphs: dict[str, object], method
     assert isinstance(works, list) and isinstance(inputs, list)
     benchmark.extra_info.update(closure_rows=graphs["closure_rows"], closure_build_s=graphs["closure_seconds"])
     start = inputs[:starts]  # (fewer when FASTDOS_BENCH_N < 4000)
+    def reference() -> dict[int, int]:
+        return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES)
+
     if method == "hop_by_hop":
-        def run() -> dict[int, int]:
-            return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES)
+        result = benchmark(reference)
     else:
         def run() -> dict[int, int]:
             return backend.get_descendants(start, use_closure=method == "closure")
-    result = benchmark(run)
+        result = pedantic_interleaved(benchmark, run, None, reference, MS_ROUNDS)
     assert len(result) == 2 * len(start) and set(result.values()) == {1, 2}
 
 
@@ -404,14 +412,16 @@ def test_dag_ancestors_descendants(benchmark, dag: tuple[Backend, psycopg.Connec
     else:
         start = rng.sample(ids[half:], starts) if direction == "ancestors" else rng.sample(ids[:half], starts)
     up = direction == "ancestors"
+    def reference() -> dict[int, int]:
+        return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, up)
+
     if method == "hop_by_hop":
-        def run() -> dict[int, int]:
-            return hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, up)
+        result = benchmark(reference)
     else:
         walk = backend.get_ancestors if up else backend.get_descendants
 
         def run() -> dict[int, int]:
             return walk(start, use_closure=False)
-    result = benchmark(run)
+        result = pedantic_interleaved(benchmark, run, None, reference, MS_ROUNDS)
     assert result == hop_by_hop_descendants(conn, start, rules.PROVENANCE_LINK_TYPES, up)
     assert result  # (the single start nodes reach tens to thousands of nodes, the 1000-start sets thousands)
