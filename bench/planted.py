@@ -63,7 +63,9 @@ INGEST_NEW = """    import time as planted_time
 PLANTS = (
     Plant("ingest_sleep", "fastdos/ingest.py", INGEST_OLD, INGEST_NEW,
           ("bench/test_ingest.py", "-k", "test_node_insert and (fastdos or raw_copy)"),
-          "bench/test_ingest.py::test_node_insert[fastdos-10000]"),
+          # (10^5: since the conversion overlaps the COPY, the 10^4 ratio depends on both cores being free and
+          # spreads by e^0.22 between unchanged runs, too wide to see 30 %; bench/notes/gate.md, set E)
+          "bench/test_ingest.py::test_node_insert[fastdos-100000]"),
     Plant("attribute_no_index", "fastdos/query/filters.py",
           'expr = sql.SQL("{} = {}").format(x, params.add(Jsonb(value)))',
           'expr = sql.SQL("{}::text = {}::text").format(x, params.add(Jsonb(value)))',
