@@ -78,7 +78,8 @@ def record_from(data: Any, source: str, commit: str | None) -> dict[str, Any]:
         reference = reference_of(name)
         ref_seconds = interleaved.get(name) or (seconds.get(reference) if reference else None)
         ratio = round(ref_seconds / value, 6) if ref_seconds and value > 0 else None
-        benchmarks[name] = {"seconds": value, "reference": reference, "ratio": ratio, "work": work[name]}
+        benchmarks[name] = {"seconds": value, "reference": reference, "ratio": ratio, "work": work[name],
+                            "interleaved": name in interleaved}  # fmt: skip
     return {
         "commit": commit,
         "date": str(data.get("datetime") or datetime.now(UTC).isoformat()),

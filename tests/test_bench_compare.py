@@ -94,7 +94,7 @@ def test_unchanged_run_passes_and_is_recorded(real_run: dict[str, Any], tmp_path
     assert len(lines) == 2  # bench-save's run and the gated run
     assert set(lines[1]) == {"commit", "date", "quick", "machine", "benchmarks"}
     assert set(lines[1]["machine"]) == {"cpu", "cores", "python", "server", "load1"}
-    assert set(lines[1]["benchmarks"][FAST]) == {"seconds", "reference", "ratio", "work"}
+    assert set(lines[1]["benchmarks"][FAST]) == {"seconds", "reference", "ratio", "work", "interleaved"}
 
 
 def test_slower_fastdos_fails_naming_it(real_run: dict[str, Any], tmp_path: Path,
@@ -249,6 +249,16 @@ def test_interleaved_reference_gives_the_ratio(tmp_path: Path) -> None:
     entry = record_from(data, str(out), None)["benchmarks"][name]
     assert entry["reference"] == "bench/test_ingest.py::test_node_insert[raw_copy-10000]"
     assert entry["ratio"] == pytest.approx(reference_s / bench["stats"]["min"], rel=1e-5)
+    assert entry["interleaved"] is True
+    # the plant's case: fastdos slower against a reference timed in the same rounds, the machine factor made of
+    # benchmarks the plant slowed as much: that excuses nothing, the gate fails naming it (1.5: beyond the
+    # uncalibrated threshold)
+    baseline = record_from(data, "base", None)
+    slower = copy.deepcopy(data)
+    for other in slower["benchmarks"]:
+        other["stats"]["min"] *= 1.5
+    lines, failures = compare.gate(record_from(slower, "slower", None), baseline, {"benchmarks": {}})
+    assert failures == 1 and any(line.startswith("REGRESSION " + name + ":") for line in lines), lines
 
 
 def test_an_extreme_baseline_is_measured_from_the_median(real_run: dict[str, Any], tmp_path: Path) -> None:
