@@ -25,20 +25,28 @@ CLOSURE = Closure()
 
 DryRun = bool | Callable[[set[int]], bool]
 
-# See walk_row_limit.
-WALK_BASE_ROWS = 2000
+# See walk_row_limit. From WALK_LEVELS_FIRST_STARTS start nodes the capped statement is skipped: its per-row
+# index probes lose to the level walk's one scan per level (the wide graph of 10^5 nodes from 1000 starts:
+# 11.6 ms capped, 9.0 ms level walk; from 100 starts 2.5 against 3.7 ms; bench/notes/traversal.md, section 6).
+WALK_BASE_ROWS = 500
 WALK_ROWS_PER_START = 2
-# Past the cap, levels are walked from the client (one statement per level, visited set in Python) while they
-# are wide, and handed to the server's loop after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW
-# new nodes. A wide level is one index scan over the frontier array either way, and the server loop's
-# temp-table inserts and visited probes cost more than the round trip (DAG descendants at 10^5 nodes: ~0.6-0.9 s
-# in the loop, probe floor 0.15 s); a narrow level costs ~20 us in the loop against ~150 us per round trip
-# (chain of 10^5: 1.3 s in the loop, 12.6 s hop by hop). bench/notes/traversal.md.
+WALK_LEVELS_FIRST_STARTS = 256
+# Past the cap, one statement (sql/graph/walk_wide.sql) does the levels on the server, one `= ANY` index
+# scan over the frontier per level, minus the visited array; it hands over to the server's level loop
+# (sql/graph/walk_levels.sql) after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW new nodes: a
+# narrow level costs ~20 us in the loop, while the statement's dedup scans the whole visited array per level
+# (a chain of 10^5: ~1.3 s in the loop). It also hands over once the dedup has scanned more than
+# WALK_DEDUP_PER_NODE visited elements per reached node plus WALK_DEDUP_BASE: at ~10-20 ns per element against
+# ~5 us per node in the loop, 32 per node keeps the statement the cheaper one with room, and bounds what it keeps
+# (the rows carry their visited arrays: 4 bytes per scanned element). The random DAGs of bench/test_graph.py
+# scan 16-37 per node. bench/notes/traversal.md, section 6.
 WALK_NARROW = 32
 WALK_NARROW_LEVELS = 32
-# The capped statement's estimate grows by ~1000 per start node (1134 for 1 start, 3058 for 3, 10^5-node DAG)
-# against jit_above_cost's default of 100000: below 50 starts JIT does not trigger, and switching it off costs
-# ~80 us even in the statement's own pipeline (a 2-node walk: 0.37 ms against 0.29 ms). bench/notes/traversal.md.
+WALK_DEDUP_PER_NODE = 32
+WALK_DEDUP_BASE = 1_000_000
+# The walk statements' estimates grow with the start set against jit_above_cost's default of 100000: below
+# 50 starts JIT does not trigger, and switching it off costs ~80 us even in the statement's own pipeline (a
+# 2-node walk: 0.37 ms against 0.29 ms). bench/notes/traversal.md, section 5.
 WALK_JIT_STARTS = 50
 
 
@@ -54,13 +62,13 @@ class DeletionPlan:
 
 
 def walk_row_limit(starts: int) -> int:
-    """Rows the one-statement walk may produce before the level loop takes over.
+    """Rows the capped one-statement walk (sql/graph/walk_capped.sql) may produce before the level walk takes over.
 
-    The recursive statement costs about 3-4 us per (id, depth) row and answers small walks in one round
-    trip (0.4 ms for a 2-node result, against 3-5 ms for the level loop, whose temp tables alone cost about
-    2 ms); past the cap its work is wasted. 2000 rows plus 2 per start node (a workflow input typically
-    reaches a calculation and its outputs at depths 1 and 2) wastes at most ~10 ms on walks that explode;
-    measured in bench/notes/graph.md.
+    The capped statement costs about 3-4 us per (id, depth) row and answers small walks in one round trip
+    (0.3 ms for a 2-node result) where the level walk costs ~0.8 ms (its plan and its recursion of arrays);
+    past the cap its work is wasted. 500 rows plus 2 per start node (a workflow input typically reaches a
+    calculation and its outputs at depths 1 and 2) wastes at most ~2-4 ms on larger walks; measured in
+    bench/notes/traversal.md, section 6.
     """
     return max(1, WALK_BASE_ROWS + WALK_ROWS_PER_START * starts)  # 0 would read as 'complete and empty'
 
@@ -290,63 +298,52 @@ def _walk(
             )
         source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
         identifiers = {"source": source, "target": target}
-        limit = walk_row_limit(len(ids))
         params = {"ids": ids, "link_types": list(types), "max_depth": depth}
-        rows = _capped_walk(conn, {**params, "row_limit": limit}, identifiers)
-    if not rows or int(rows[0][2]) < limit:
-        return {int(i): int(d) for i, d, _ in rows}
+        if len(ids) < WALK_LEVELS_FIRST_STARTS:
+            limit = walk_row_limit(len(ids))
+            rows = _walk_statement(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers)
+            if not rows or int(rows[0][2]) < limit:
+                return {int(i): int(d) for i, d, _ in rows}
+            LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level walk", direction, limit)
+        levels = _walk_statement(conn, "graph/walk_wide", {
+            **params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS,
+            "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE,
+        }, identifiers, prepare=False)
+    reached: dict[int, int] = {}
+    frontier: list[int] = []
+    level = 0
+    for level_depth, nodes, continues in levels:
+        for node in nodes:
+            reached[node] = level_depth
+        if continues:
+            frontier, level = nodes, level_depth
+    if not frontier:
+        return reached
     # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
-    LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level loop", direction, limit)
+    LOGGER.debug("%s: narrow or long levels from level %d on, the server's level loop takes over", direction, level)
     nested = ctx.in_transaction
     # JIT off for the levels too: their estimates pass the JIT thresholds (bench/notes/traversal.md).
     with ctx.transaction() as tx, session_settings.no_jit(tx):
-        reached, frontier, level = _client_levels(tx, ids, list(types), depth, identifiers)
-        if frontier:
-            LOGGER.debug("%s: narrow levels from level %d on, the server's level loop takes over", direction, level)
-            reached = _server_levels(tx, reached, {**params, "ids": frontier, "first_level": level + 1},
-                                     identifiers, nested)
-    return reached
+        return _server_levels(tx, reached, {**params, "ids": frontier, "first_level": level + 1}, identifiers, nested)
 
 
-def _capped_walk(conn: db.Connection, params: dict[str, object], identifiers: dict[str, str]) -> list[tuple[Any, ...]]:
-    """The one-statement walk with JIT off: its estimate passes the JIT thresholds, and compiling took 132 ms of
-    a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md). Outside
-    a transaction the setting goes in the same pipeline, i.e. the same implicit transaction, so that it costs
-    no round trip and ends with the statement; inside one it is switched off and back."""
+def _walk_statement(
+    conn: db.Connection, name: str, params: dict[str, object], identifiers: dict[str, str], prepare: bool | None = None
+) -> list[tuple[Any, ...]]:
+    """One walk statement, with JIT off from WALK_JIT_STARTS starts: compiling took 132 ms of a 166 ms walk that
+    runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md). Outside a transaction the
+    setting goes in the same pipeline, i.e. the same implicit transaction, so that it costs no round trip and
+    ends with the statement; inside one it is switched off and back. ``prepare=False`` for the level walk:
+    its custom plan folds the arguments in and ran the 10^5-node DAG's descendants in 325 ms against 402 ms
+    for the generic plan psycopg's prepared statement gets after five calls (bench/notes/traversal.md)."""
     starts = params["ids"]
     assert isinstance(starts, list)
     if len(starts) < WALK_JIT_STARTS:
-        return db.all_rows(conn, "graph/walk_capped", params, identifiers=identifiers)
+        return db.all_rows(conn, name, params, identifiers=identifiers, prepare=prepare)
     cursor = session_settings.execute_without_jit(
-        conn, "graph/walk_capped", lambda: db.execute(conn, "graph/walk_capped", params, identifiers=identifiers)
+        conn, name, lambda: db.execute(conn, name, params, identifiers=identifiers, prepare=prepare)
     )
     return cursor.fetchall()
-
-
-def _client_levels(
-    conn: db.Connection, ids: list[int], types: list[str], max_depth: int | None, identifiers: dict[str, str]
-) -> tuple[dict[int, int], list[int], int]:
-    """Breadth-first from the client while the levels are wide: one statement per level (the targets as one
-    array), the visited set a Python dict. Returns ``(reached, frontier, level)``: a non-empty frontier once
-    ``WALK_NARROW_LEVELS`` levels in a row were narrower than ``WALK_NARROW`` nodes — a chain-like walk, where a
-    round trip per level costs more than the server's loop (sql/graph/walk_levels.sql) — for that loop to go on
-    from ``level``."""
-    reached: dict[int, int] = {}
-    frontier, level, narrow = ids, 0, 0
-    while frontier and level < (max_depth or 2147483647):
-        if narrow >= WALK_NARROW_LEVELS:
-            return reached, frontier, level
-        level += 1
-        row = db.one(conn, "graph/walk_step", {"frontier": frontier, "link_types": types}, identifiers=identifiers)
-        assert row is not None
-        fresh: list[int] = []
-        for node in row[0]:
-            if node not in reached:
-                reached[node] = level
-                fresh.append(node)
-        frontier = fresh
-        narrow = narrow + 1 if len(frontier) < WALK_NARROW else 0
-    return reached, [], level
 
 
 def _server_levels(

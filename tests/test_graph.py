@@ -364,22 +364,25 @@ def test_delete_group_nodes(backend: Backend, conn: psycopg.Connection, caplog: 
 # --- ancestors / descendants ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["one_statement", "level_loop", "client_levels", "handover_after_1"])
+@pytest.fixture(params=["one_statement", "level_walk", "handover_after_1", "dedup_budget", "never_narrow"])
 def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a traversal test through the capped recursive statement, and again past the cap (a cap of one row
-    sends every non-empty walk there): through the server's level loop alone (handed over before the first
-    level), the client's levels alone (no level counts as narrow), and the client's first level followed by
-    the server's loop."""
+    sends every non-empty walk on) through the level walk (sql/graph/walk_wide.sql) as configured, with the
+    server's level loop taking over after its first level (every level counts as narrow), after its second
+    (the dedup budget is spent as soon as anything was scanned), and never (no level is narrow)."""
     if request.param != "one_statement":
         monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
         monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
-    if request.param == "level_loop":
-        monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)
-    if request.param == "client_levels":
-        monkeypatch.setattr(graph, "WALK_NARROW", 0)
+    if request.param == "level_walk":
+        monkeypatch.setattr(graph, "WALK_LEVELS_FIRST_STARTS", 1)  # (straight to it, as from 256 start nodes)
     if request.param == "handover_after_1":
         monkeypatch.setattr(graph, "WALK_NARROW", 10**9)
         monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 1)
+    if request.param == "dedup_budget":
+        monkeypatch.setattr(graph, "WALK_DEDUP_PER_NODE", 0)
+        monkeypatch.setattr(graph, "WALK_DEDUP_BASE", 0)
+    if request.param == "never_narrow":
+        monkeypatch.setattr(graph, "WALK_NARROW", 0)
     return str(request.param)
 
 
@@ -400,21 +403,44 @@ def test_ancestors_descendants_match_bfs(backend: Backend, conn: psycopg.Connect
 
 def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
                                      caplog: pytest.LogCaptureFixture) -> None:
-    """Every node of a chain is reachable from each later start at a different depth: the one-statement walk
-    would produce n * starts rows (the explosion that made ancestors from 1000 ends take 26 s); past its cap
-    the level loop answers with one row per node."""
+    """Every node of a chain is reachable from each later start at a different depth (the case that made an
+    (id, depth) recursion produce n * starts rows: ancestors from 1000 ends took 26 s): the level walk gives
+    each node once, and once the levels turn narrow the server's level loop goes on from there."""
     n = 600
     ids, links = build(conn, ["data" if i % 2 == 0 else "calc" for i in range(n)],
                        [(i, i + 1, "input_calc" if i % 2 == 0 else "create") for i in range(n - 1)])
     start = ids[-300:]
-    assert graph.walk_row_limit(len(start)) < n * len(start) // 2  # the cap is hit: the loop runs
+    assert len(start) >= graph.WALK_LEVELS_FIRST_STARTS  # the level walk runs first
     with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
         ancestors = backend.get_ancestors(start)
-    assert "switching to the level loop" in caplog.text
+    assert "the server's level loop takes over" in caplog.text
     assert ancestors == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES, False)
     assert ancestors[ids[0]] == n - 300 and len(ancestors) == n - 1
     assert backend.get_ancestors(start, max_depth=3) == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES,
                                                                       False, 3)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
+        bounded = backend.get_ancestors(start, max_depth=40)  # (handed over at level 33)
+    assert bounded[ids[-340]] == 40 and ids[-341] not in bounded
+    assert "the server's level loop takes over" in caplog.text
+
+
+def test_walk_of_many_small_levels_hands_over(backend: Backend, conn: psycopg.Connection,
+                                               caplog: pytest.LogCaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Levels that are never narrow but small against what was reached (a chain of fat layers) make the level
+    walk's dedup O(levels x reached): its budget hands the rest to the server's level loop, with the same
+    answer."""
+    monkeypatch.setattr(graph, "WALK_DEDUP_BASE", 0)  # (the default lets small graphs through whatever their shape)
+    width, layers = 40, 100
+    kinds = ["data" if layer % 2 == 0 else "calc" for layer in range(layers) for _ in range(width)]
+    spec = [(layer * width + i, (layer + 1) * width + (i + j) % width, "input_calc" if layer % 2 == 0 else "create")
+            for layer in range(layers - 1) for i in range(width) for j in (0, 1)]
+    ids, links = build(conn, kinds, spec)
+    with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
+        descendants = backend.get_descendants(ids[:1])
+    assert "the server's level loop takes over" in caplog.text
+    assert descendants == reference_bfs(links, ids[:1], rules.PROVENANCE_LINK_TYPES, True)
 
 
 def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connection,
@@ -423,6 +449,7 @@ def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connect
     works), the plan_cache_mode it switches is restored, and the walk sees the transaction's own writes."""
     monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
     monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
+    monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)  # the loop takes over after the first level
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
     with backend.transaction() as tx:
         before = tx.execute("SHOW plan_cache_mode").fetchone()
@@ -460,9 +487,9 @@ def test_traversal_bad_input(backend: Backend, conn: psycopg.Connection) -> None
     assert backend.get_descendants(ids, link_types="input_calc") == {ids[1]: 1}
 
 
-def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The one-statement walk switches JIT off for itself only: in the same pipeline outside a transaction, and
+def test_walks_leave_jit_alone(backend: Backend, conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch,
+                               walk_path: str) -> None:
+    """The walk statements switch JIT off for themselves only: in the same pipeline outside a transaction, and
     off-and-back inside one."""
     monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)  # (the switch applies from 50 start nodes by default)
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
@@ -477,7 +504,7 @@ def test_capped_walk_leaves_jit_alone(backend: Backend, conn: psycopg.Connection
 
 def test_pipelined_walk_error_is_converted(profile: Profile, conn: psycopg.Connection,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """A server error in the pipelined capped walk (here: a lock it cannot get within lock_timeout) comes out as
+    """A server error in the pipelined level walk (here: a lock it cannot get within lock_timeout) comes out as
     fastdos' converted error, like any other statement's, and the storage is unchanged."""
     monkeypatch.setattr(graph, "WALK_JIT_STARTS", 1)
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
