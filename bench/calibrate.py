@@ -4,7 +4,9 @@ Usage: ``python -m bench.calibrate RUN1.json RUN2.json RUN3.json ... [--history 
 SHA ...] [--out bench/calibration.json] [--note TEXT]``, the inputs being pytest-benchmark JSON files of
 ``make bench`` / ``make bench-quick`` runs of an unchanged tree (full and quick runs mix: a quick run is a
 subset with the same names and work), and/or the records of the history file whose commit starts with one
-of the ``--commit`` prefixes (the gated runs of that tree: every ``make bench`` appends one). For every
+of the ``--commit`` prefixes (the gated runs of that tree: every ``make bench`` appends one). A benchmark
+whose name contains a ``--changed`` text is calibrated from the RUN files alone: its code changed since the
+history's runs, whose other benchmarks still count (their spread over more runs and machines). For every
 gated benchmark (bench/pairs.py) and figure of bench/compare.py, ``spread`` is the largest deviation of a
 run's value from the median of all runs, as ``|ln|`` of the ratio (counts with their slack), and ``n`` the
 number of runs that had it. The gate's threshold is ``max(floor, MARGIN x spread)``. A figure seen in fewer
@@ -18,6 +20,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +31,15 @@ from bench.record import GateError, load_json, record_from
 MIN_RUNS = 3
 
 
-def calibrate(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{benchmark: {figure: {"median", "spread", "n"}}}`` over the records."""
+def calibrate(
+    records: Sequence[dict[str, Any]], older: Sequence[dict[str, Any]] = (), changed: Sequence[str] = ()
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{benchmark: {figure: {"median", "spread", "n"}}}`` over the records, and over the ``older`` ones for
+    the benchmarks whose name contains none of ``changed``."""
     values: dict[str, dict[str, list[float]]] = {}
-    for record in records:
+    for record, old in [*((r, False) for r in records), *((r, True) for r in older)]:
         for name, entry in record["benchmarks"].items():
-            if entry.get("reference") is None:
+            if entry.get("reference") is None or (old and any(text in name for text in changed)):
                 continue
             for key, value in figures_of(entry).items():
                 values.setdefault(name, {}).setdefault(key, []).append(value)
@@ -77,35 +83,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="*")
     parser.add_argument("--history", type=Path, help="also the records of this history file ...")
     parser.add_argument("--commit", action="append", default=[], help="... whose commit starts with this")
+    parser.add_argument(
+        "--changed", action="append", default=[], help="benchmarks whose name contains this: from the RUN files only"
+    )
     parser.add_argument("--out", type=Path, default=CALIBRATION)
     parser.add_argument("--note", default="", help="how the runs were made (kept in the file)")
     args = parser.parse_args(argv)
     try:
         records = [record_from(load_json(path, "run"), str(path), None) for path in args.runs]
         sources = [path.name for path in args.runs]
+        taken: list[dict[str, Any]] = []
         if args.history is not None:
             if not args.commit:
                 raise GateError("--history needs --commit: which tree's runs to take")
             taken = history_records(args.history, args.commit)
-            records += taken
             sources += [f"{args.history.name}:{r['commit']}@{r['date']}" for r in taken]
-        if len(records) < MIN_RUNS:
-            raise GateError(f"calibration needs at least {MIN_RUNS} runs, got {len(records)}")
+        if args.changed and len(records) < MIN_RUNS:
+            raise GateError(f"--changed needs at least {MIN_RUNS} RUN files, got {len(records)}")
+        if len(records) + len(taken) < MIN_RUNS:
+            raise GateError(f"calibration needs at least {MIN_RUNS} runs, got {len(records) + len(taken)}")
     except GateError as exc:
         print(f"bench calibrate: {exc}", file=sys.stderr)
         return 2
+    every = records + taken
     runs = [{"file": source, "date": r["date"], "quick": r["quick"], "load1": r["machine"]["load1"],
-             "benchmarks": len(r["benchmarks"])} for source, r in zip(sources, records, strict=True)]  # fmt: skip
-    figures = calibrate(records)
+             "benchmarks": len(r["benchmarks"])} for source, r in zip(sources, every, strict=True)]  # fmt: skip
+    figures = calibrate(records, taken, args.changed)
     document = {
         "format": CALIBRATION_FORMAT,
         "made": datetime.now(UTC).isoformat(timespec="seconds"),
         "note": args.note,
+        "changed": args.changed,
         "runs": runs,
         "benchmarks": figures,
     }
     args.out.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"calibration of {len(figures)} benchmarks from {len(records)} runs written to {args.out}")
+    print(f"calibration of {len(figures)} benchmarks from {len(every)} runs written to {args.out}")
     return 0
 
 

@@ -306,3 +306,32 @@ def test_a_faster_reference_is_not_a_regression(real_run: dict[str, Any], tmp_pa
     bench_of(faster_ref, REF)["stats"]["min"] *= 0.6
     assert run_gate(tmp_path, faster_ref, real_run)[0] == 0
     assert "did not rise against the machine factor" in capsys.readouterr().out
+
+
+def test_changed_benchmarks_are_calibrated_from_the_new_runs_only(
+    real_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a change to one benchmark's code, ``--changed`` keeps the history's runs out of that benchmark's
+    figures (their median is the old code's) while the other benchmarks still take them."""
+    history = tmp_path / "history.jsonl"
+    for i in range(3):  # the old tree: fastdos twice as slow
+        old = copy.deepcopy(real_run)
+        bench_of(old, FAST)["stats"]["min"] *= 2.0
+        path = write(tmp_path / f"old{i}.json", old)
+        append(record_from(json.loads(path.read_text()), str(path), f"old{i}"), history)
+    new = [str(write(tmp_path / f"new{i}.json", real_run)) for i in range(3)]
+    mixed, fresh = tmp_path / "mixed.json", tmp_path / "fresh.json"
+    hist = ["--history", str(history), "--commit", "old"]
+    assert calibrate.main([*new, *hist, "--out", str(mixed)]) == 0
+    assert calibrate.main([*new, *hist, "--changed", "test_keyset", "--out", str(fresh)]) == 0
+    new_ratio = record_from(json.loads(Path(new[0]).read_text()), "n", None)["benchmarks"][FAST]["ratio"]
+    mixed_entry = json.loads(mixed.read_text())["benchmarks"][FAST]["ratio"]
+    fresh_doc = json.loads(fresh.read_text())
+    assert mixed_entry["n"] == 6 and mixed_entry["spread"] > 0.3  # the old runs widen it
+    fresh_entry = fresh_doc["benchmarks"][FAST]["ratio"]
+    assert fresh_entry == {"median": pytest.approx(new_ratio, abs=1e-5), "spread": 0.0, "n": 3}
+    assert fresh_doc["changed"] == ["test_keyset"] and len(fresh_doc["runs"]) == 6
+    # the new runs alone must be enough for the changed benchmarks
+    assert "--changed needs at least 3 RUN files" in gate_error(
+        capsys, [new[0], *hist, "--changed", "test_keyset", "--out", str(tmp_path / "x.json")], calibrate.main
+    )
