@@ -32,14 +32,15 @@ WALK_BASE_ROWS = 500
 WALK_ROWS_PER_START = 2
 WALK_LEVELS_FIRST_STARTS = 256
 # Past the cap, one statement (sql/graph/walk_wide.sql) does the levels on the server, one `= ANY` index
-# scan over the frontier per level, minus the visited array; it hands over to the server's level loop
-# (sql/graph/walk_levels.sql) after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW new nodes: a
-# narrow level costs ~20 us in the loop, while the statement's dedup scans the whole visited array per level
-# (a chain of 10^5: ~1.3 s in the loop). It also hands over once the dedup has scanned more than
-# WALK_DEDUP_PER_NODE visited elements per reached node plus WALK_DEDUP_BASE: at ~10-20 ns per element against
-# ~5 us per node in the loop, 32 per node keeps the statement the cheaper one with room, and bounds what it keeps
-# (the rows carry their visited arrays: 4 bytes per scanned element). The random DAGs of bench/test_graph.py
-# scan 16-37 per node. bench/notes/traversal.md, section 6.
+# scan over the frontier per level, minus the visited array; it hands over to the node-wise walk
+# (sql/graph/walk_narrow.sql: a recursive UNION holding the visited set, one row and one index probe per new
+# node) after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW new nodes, since the level walk's
+# dedup scans the whole visited array per level (a chain of 10^4 from 1 start: 44 ms, where the server's DO
+# loop this replaced took 150 ms, and 3.4 s from 1000 starts). It also hands over once the dedup has scanned
+# more than WALK_DEDUP_PER_NODE visited elements per reached node plus WALK_DEDUP_BASE: at ~10-20 ns per
+# element against ~3-5 us per node in the node-wise walk, 32 per node keeps the level walk the cheaper one with
+# room, and bounds what it keeps (the rows carry their visited arrays: 4 bytes per scanned element). The random
+# DAGs of bench/test_graph.py scan 16-37 per node. bench/notes/traversal.md, sections 6 and 7.
 WALK_NARROW = 32
 WALK_NARROW_LEVELS = 32
 WALK_DEDUP_PER_NODE = 32
@@ -317,50 +318,39 @@ def _walk(
             reached[node] = level_depth
         if continues:
             frontier, level = nodes, level_depth
-    if not frontier:
-        return reached
-    # Outside the pooled connection: the loop's temp tables need a transaction (this thread's own, if any).
-    LOGGER.debug("%s: narrow or long levels from level %d on, the server's level loop takes over", direction, level)
-    nested = ctx.in_transaction
-    # JIT off for the levels too: their estimates pass the JIT thresholds (bench/notes/traversal.md).
-    with ctx.transaction() as tx, session_settings.no_jit(tx):
-        return _server_levels(tx, reached, {**params, "ids": frontier, "first_level": level + 1}, identifiers, nested)
+    if frontier:
+        LOGGER.debug("%s: narrow or long levels from level %d on, the node-wise walk takes over", direction, level)
+        narrow = {**params, "frontier": frontier, "first_depth": level, "visited": list(reached)}
+        with ctx.connection() as conn:
+            reached.update(_walk_statement(conn, "graph/walk_narrow", narrow, identifiers, prepare=False, jit=False))
+    return reached
 
 
 def _walk_statement(
-    conn: db.Connection, name: str, params: dict[str, object], identifiers: dict[str, str], prepare: bool | None = None
+    conn: db.Connection,
+    name: str,
+    params: dict[str, object],
+    identifiers: dict[str, str],
+    prepare: bool | None = None,
+    jit: bool | None = None,
 ) -> list[tuple[Any, ...]]:
-    """One walk statement, with JIT off from WALK_JIT_STARTS starts: compiling took 132 ms of a 166 ms walk that
-    runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md). Outside a transaction the
-    setting goes in the same pipeline, i.e. the same implicit transaction, so that it costs no round trip and
-    ends with the statement; inside one it is switched off and back. ``prepare=False`` for the level walk:
-    its custom plan folds the arguments in and ran the 10^5-node DAG's descendants in 325 ms against 402 ms
-    for the generic plan psycopg's prepared statement gets after five calls (bench/notes/traversal.md)."""
-    starts = params["ids"]
-    assert isinstance(starts, list)
-    if len(starts) < WALK_JIT_STARTS:
+    """One walk statement, with JIT off from WALK_JIT_STARTS starts (or when ``jit`` is False): compiling took
+    132 ms of a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md).
+    Outside a transaction the setting goes in the same pipeline, i.e. the same implicit transaction, so that it
+    costs no round trip and ends with the statement; inside one it is switched off and back. ``prepare=False``
+    for the level walks: their custom plans fold the arguments in, and ran the 10^5-node DAG's descendants in
+    325 ms against 402 ms for the generic plan psycopg's prepared statement gets after five calls
+    (bench/notes/traversal.md)."""
+    if jit is None:
+        starts = params["ids"]
+        assert isinstance(starts, list)
+        jit = len(starts) < WALK_JIT_STARTS
+    if jit:
         return db.all_rows(conn, name, params, identifiers=identifiers, prepare=prepare)
     cursor = session_settings.execute_without_jit(
         conn, name, lambda: db.execute(conn, name, params, identifiers=identifiers, prepare=prepare)
     )
     return cursor.fetchall()
-
-
-def _server_levels(
-    conn: db.Connection, reached: dict[int, int], args: dict[str, object], identifiers: dict[str, str], nested: bool
-) -> dict[int, int]:
-    """The server's level loop from ``args["ids"]`` on, with ``reached`` as its visited set."""
-    db.script(conn, "graph/walk_create")
-    if reached:
-        with db.copy(conn, "graph/walk_copy", types=["int4", "int4"]) as copy:
-            for row in reached.items():
-                copy.write_row(row)
-    db.run(conn, "graph/walk_args", args)
-    db.run(conn, "graph/walk_levels", identifiers=identifiers)
-    result = {int(i): int(d) for i, d in db.all_rows(conn, "graph/walk_result")}
-    if nested:
-        db.script(conn, "graph/walk_drop")
-    return result
 
 
 # --- closure table -------------------------------------------------------------------------------------

@@ -368,8 +368,9 @@ def test_delete_group_nodes(backend: Backend, conn: psycopg.Connection, caplog: 
 def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a traversal test through the capped recursive statement, and again past the cap (a cap of one row
     sends every non-empty walk on) through the level walk (sql/graph/walk_wide.sql) as configured, with the
-    server's level loop taking over after its first level (every level counts as narrow), after its second
-    (the dedup budget is spent as soon as anything was scanned), and never (no level is narrow)."""
+    node-wise walk (sql/graph/walk_narrow.sql) taking over after its first level (every level counts as
+    narrow), after its second (the dedup budget is spent as soon as anything was scanned), and never (no level
+    is narrow)."""
     if request.param != "one_statement":
         monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
         monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
@@ -405,7 +406,7 @@ def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
                                      caplog: pytest.LogCaptureFixture) -> None:
     """Every node of a chain is reachable from each later start at a different depth (the case that made an
     (id, depth) recursion produce n * starts rows: ancestors from 1000 ends took 26 s): the level walk gives
-    each node once, and once the levels turn narrow the server's level loop goes on from there."""
+    each node once, and once the levels turn narrow the node-wise walk goes on from there."""
     n = 600
     ids, links = build(conn, ["data" if i % 2 == 0 else "calc" for i in range(n)],
                        [(i, i + 1, "input_calc" if i % 2 == 0 else "create") for i in range(n - 1)])
@@ -413,7 +414,7 @@ def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
     assert len(start) >= graph.WALK_LEVELS_FIRST_STARTS  # the level walk runs first
     with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
         ancestors = backend.get_ancestors(start)
-    assert "the server's level loop takes over" in caplog.text
+    assert "the node-wise walk takes over" in caplog.text
     assert ancestors == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES, False)
     assert ancestors[ids[0]] == n - 300 and len(ancestors) == n - 1
     assert backend.get_ancestors(start, max_depth=3) == reference_bfs(links, start, rules.PROVENANCE_LINK_TYPES,
@@ -422,15 +423,14 @@ def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
     with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
         bounded = backend.get_ancestors(start, max_depth=40)  # (handed over at level 33)
     assert bounded[ids[-340]] == 40 and ids[-341] not in bounded
-    assert "the server's level loop takes over" in caplog.text
+    assert "the node-wise walk takes over" in caplog.text
 
 
 def test_walk_of_many_small_levels_hands_over(backend: Backend, conn: psycopg.Connection,
                                                caplog: pytest.LogCaptureFixture,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Levels that are never narrow but small against what was reached (a chain of fat layers) make the level
-    walk's dedup O(levels x reached): its budget hands the rest to the server's level loop, with the same
-    answer."""
+    walk's dedup O(levels x reached): its budget hands the rest to the node-wise walk, with the same answer."""
     monkeypatch.setattr(graph, "WALK_DEDUP_BASE", 0)  # (the default lets small graphs through whatever their shape)
     width, layers = 40, 100
     kinds = ["data" if layer % 2 == 0 else "calc" for layer in range(layers) for _ in range(width)]
@@ -439,17 +439,17 @@ def test_walk_of_many_small_levels_hands_over(backend: Backend, conn: psycopg.Co
     ids, links = build(conn, kinds, spec)
     with caplog.at_level(logging.DEBUG, logger="fastdos.graph"):
         descendants = backend.get_descendants(ids[:1])
-    assert "the server's level loop takes over" in caplog.text
+    assert "the node-wise walk takes over" in caplog.text
     assert descendants == reference_bfs(links, ids[:1], rules.PROVENANCE_LINK_TYPES, True)
 
 
-def test_level_loop_inside_a_transaction(backend: Backend, conn: psycopg.Connection,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside a caller's transaction the loop's temp tables are dropped after each walk (a second walk
-    works), the plan_cache_mode it switches is restored, and the walk sees the transaction's own writes."""
+def test_walk_hand_over_inside_a_transaction(backend: Backend, conn: psycopg.Connection,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a caller's transaction the three walk statements run on its connection: they see its own
+    writes, a second walk works, and the JIT switch and the session's settings are as they were after."""
     monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
     monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
-    monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)  # the loop takes over after the first level
+    monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)  # the node-wise walk takes over after the first level
     ids, _links = build(conn, ["data", "calc", "data"], [(0, 1, "input_calc"), (1, 2, "create")])
     with backend.transaction() as tx:
         before = tx.execute("SHOW plan_cache_mode").fetchone()
