@@ -6,7 +6,9 @@ SHA ...] [--out bench/calibration.json] [--note TEXT]``, the inputs being pytest
 subset with the same names and work), and/or the records of the history file whose commit starts with one
 of the ``--commit`` prefixes (the gated runs of that tree: every ``make bench`` appends one). A benchmark
 whose name contains a ``--changed`` text is calibrated from the RUN files alone: its code changed since the
-history's runs, whose other benchmarks still count (their spread over more runs and machines). For every
+history's runs, whose other benchmarks still count (their spread over more runs and machines); with
+``--previous CALIBRATION`` those others also keep at least the spread they had in that file (runs whose files
+are no longer at hand). For every
 gated benchmark (bench/pairs.py) and figure of bench/compare.py, ``spread`` is the largest deviation of a
 run's value from the median of all runs, as ``|ln|`` of the ratio (counts with their slack), and ``n`` the
 number of runs that had it. The gate's threshold is ``max(floor, MARGIN x spread)``. A figure seen in fewer
@@ -32,10 +34,14 @@ MIN_RUNS = 3
 
 
 def calibrate(
-    records: Sequence[dict[str, Any]], older: Sequence[dict[str, Any]] = (), changed: Sequence[str] = ()
+    records: Sequence[dict[str, Any]],
+    older: Sequence[dict[str, Any]] = (),
+    changed: Sequence[str] = (),
+    previous: dict[str, dict[str, dict[str, float]]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """``{benchmark: {figure: {"median", "spread", "n"}}}`` over the records, and over the ``older`` ones for
-    the benchmarks whose name contains none of ``changed``."""
+    the benchmarks whose name contains none of ``changed``; those also keep at least their spread in
+    ``previous`` (a calibration's ``benchmarks``)."""
     values: dict[str, dict[str, list[float]]] = {}
     for record, old in [*((r, False) for r in records), *((r, True) for r in older)]:
         for name, entry in record["benchmarks"].items():
@@ -51,6 +57,8 @@ def calibrate(
                 continue
             centre = statistics.median(seen)
             spread = max(deviation(v, centre, key) for v in seen)
+            if previous and not any(text in name for text in changed):
+                spread = max(spread, previous.get(name, {}).get(key, {}).get("spread", 0.0))
             out.setdefault(name, {})[key] = {"median": round(centre, 6), "spread": round(spread, 4), "n": len(seen)}
     return out
 
@@ -86,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--changed", action="append", default=[], help="benchmarks whose name contains this: from the RUN files only"
     )
+    parser.add_argument("--previous", type=Path, help="a calibration whose spreads the unchanged benchmarks keep")
     parser.add_argument("--out", type=Path, default=CALIBRATION)
     parser.add_argument("--note", default="", help="how the runs were made (kept in the file)")
     args = parser.parse_args(argv)
@@ -98,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise GateError("--history needs --commit: which tree's runs to take")
             taken = history_records(args.history, args.commit)
             sources += [f"{args.history.name}:{r['commit']}@{r['date']}" for r in taken]
+        previous = None
+        if args.previous is not None:
+            document = load_json(args.previous, "calibration")
+            if not isinstance(document, dict) or document.get("format") != CALIBRATION_FORMAT:
+                raise GateError(f"{args.previous} is not a gate calibration (format {CALIBRATION_FORMAT} expected)")
+            previous = document["benchmarks"]
         if args.changed and len(records) < MIN_RUNS:
             raise GateError(f"--changed needs at least {MIN_RUNS} RUN files, got {len(records)}")
         if len(records) + len(taken) < MIN_RUNS:
@@ -108,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     every = records + taken
     runs = [{"file": source, "date": r["date"], "quick": r["quick"], "load1": r["machine"]["load1"],
              "benchmarks": len(r["benchmarks"])} for source, r in zip(sources, every, strict=True)]  # fmt: skip
-    figures = calibrate(records, taken, args.changed)
+    figures = calibrate(records, taken, args.changed, previous)
     document = {
         "format": CALIBRATION_FORMAT,
         "made": datetime.now(UTC).isoformat(timespec="seconds"),
         "note": args.note,
         "changed": args.changed,
+        "previous": str(args.previous) if args.previous else None,
         "runs": runs,
         "benchmarks": figures,
     }

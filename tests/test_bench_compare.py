@@ -335,3 +335,30 @@ def test_changed_benchmarks_are_calibrated_from_the_new_runs_only(
     assert "--changed needs at least 3 RUN files" in gate_error(
         capsys, [new[0], *hist, "--changed", "test_keyset", "--out", str(tmp_path / "x.json")], calibrate.main
     )
+
+
+def test_previous_calibration_keeps_its_spread_for_unchanged_benchmarks(
+    real_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--previous``: an unchanged benchmark keeps at least the spread an earlier calibration saw (runs whose
+    files are gone); a ``--changed`` one does not."""
+    runs = []
+    for i, factor in enumerate((1.0, 1.5, 0.8)):  # a wide spread, from runs no longer at hand
+        data = copy.deepcopy(real_run)
+        bench_of(data, FAST)["stats"]["min"] *= factor
+        runs.append(str(write(tmp_path / f"wide{i}.json", data)))
+    wide = tmp_path / "wide-cal.json"
+    assert calibrate.main([*runs, "--out", str(wide)]) == 0
+    wide_spread = json.loads(wide.read_text())["benchmarks"][FAST]["ratio"]["spread"]
+    same = [str(write(tmp_path / f"same{i}.json", real_run)) for i in range(3)]
+    kept, fresh = tmp_path / "kept.json", tmp_path / "fresh.json"
+    assert calibrate.main([*same, "--previous", str(wide), "--out", str(kept)]) == 0
+    assert calibrate.main([*same, "--previous", str(wide), "--changed", "keyset", "--out", str(fresh)]) == 0
+    assert wide_spread > 0.2
+    assert json.loads(kept.read_text())["benchmarks"][FAST]["ratio"]["spread"] == pytest.approx(wide_spread)
+    assert json.loads(fresh.read_text())["benchmarks"][FAST]["ratio"]["spread"] == 0.0
+    not_cal = str(write(tmp_path / "not-cal.json", {"format": "x/1"}))
+    assert "is not a gate calibration" in gate_error(capsys, [*same, "--previous", not_cal, "--out", str(kept)],
+                                                     calibrate.main)  # fmt: skip
+    assert "does not exist" in gate_error(capsys, [*same, "--previous", str(tmp_path / "no.json"), "--out",
+                                                   str(kept)], calibrate.main)  # fmt: skip
