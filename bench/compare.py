@@ -104,6 +104,12 @@ def threshold(name: str, key: str, calibration: dict[str, Any]) -> tuple[float, 
     return max(FLOOR[key], MARGIN * float(spread["spread"])), True
 
 
+# The calibration stores spreads rounded to 4 decimals (bench/calibrate.py), so the run that set a spread can lie
+# up to 5e-5 beyond it: with 1e-9 the most extreme calibration run, saved as the baseline, was taken for a changed
+# tree and compared with as it was (set I's false alarm on 2026-12-07, bench/notes/gate.md).
+ROUNDING = 1e-4
+
+
 def centre(name: str, key: str, before: float, calibration: dict[str, Any]) -> float:
     """What figure ``key`` is compared with: the calibration's median while the baseline's value lies within
     the calibrated spread of it (the baseline is then one run of the calibrated tree, possibly an extreme one:
@@ -113,7 +119,7 @@ def centre(name: str, key: str, before: float, calibration: dict[str, Any]) -> f
     if not spread or "median" not in spread:
         return before
     median = float(spread["median"])
-    return median if deviation(before, median, key) <= float(spread["spread"]) + 1e-9 else before
+    return median if deviation(before, median, key) <= float(spread["spread"]) + ROUNDING else before
 
 
 def slower_itself(entry: dict[str, Any], before: dict[str, Any], factor: float, limit: float) -> bool:

@@ -362,3 +362,12 @@ def test_previous_calibration_keeps_its_spread_for_unchanged_benchmarks(
                                                      calibrate.main)  # fmt: skip
     assert "does not exist" in gate_error(capsys, [*same, "--previous", str(tmp_path / "no.json"), "--out",
                                                    str(kept)], calibrate.main)  # fmt: skip
+
+
+def test_the_run_that_set_a_rounded_spread_still_counts_as_calibrated() -> None:
+    """Spreads are stored rounded to 4 decimals: the calibration run that set one (ln 0.07054 here, stored
+    0.0705) is still inside it, and compared against the median; a value clearly beyond is a changed tree."""
+    calibration = {"benchmarks": {FAST: {"ratio": {"median": 1.0, "spread": 0.0705, "n": 4}}}}
+    assert compare.centre(FAST, "ratio", math.exp(0.07054), calibration) == 1.0
+    assert compare.centre(FAST, "ratio", math.exp(-0.07054), calibration) == 1.0
+    assert compare.centre(FAST, "ratio", math.exp(0.0712), calibration) == pytest.approx(math.exp(0.0712))
