@@ -300,30 +300,30 @@ def _walk(
         source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
         identifiers = {"source": source, "target": target}
         params = {"ids": ids, "link_types": list(types), "max_depth": depth}
+        many = len(ids) >= WALK_JIT_STARTS
         if len(ids) < WALK_LEVELS_FIRST_STARTS:
             limit = walk_row_limit(len(ids))
-            rows = _walk_statement(conn, "graph/walk_capped", {**params, "row_limit": limit}, identifiers)
+            capped = {**params, "row_limit": limit}
+            rows = _walk_statement(conn, "graph/walk_capped", capped, identifiers, no_jit=many)
             if not rows or int(rows[0][2]) < limit:
                 return {int(i): int(d) for i, d, _ in rows}
             LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level walk", direction, limit)
-        levels = _walk_statement(conn, "graph/walk_wide", {
-            **params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS,
-            "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE,
-        }, identifiers, prepare=False)
-    reached: dict[int, int] = {}
-    frontier: list[int] = []
-    level = 0
-    for level_depth, nodes, continues in levels:
-        for node in nodes:
-            reached[node] = level_depth
-        if continues:
-            frontier, level = nodes, level_depth
-    if frontier:
-        LOGGER.debug("%s: narrow or long levels from level %d on, the node-wise walk takes over", direction, level)
-        narrow = {**params, "frontier": frontier, "first_depth": level, "visited": list(reached)}
-        with ctx.connection() as conn:
-            reached.update(_walk_statement(conn, "graph/walk_narrow", narrow, identifiers, prepare=False, jit=False))
-    return reached
+        wide = {**params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS,
+                "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE}  # fmt: skip
+        reached: dict[int, int] = {}
+        frontier: list[int] = []
+        level = 0
+        for level_depth, nodes, continues in _walk_statement(conn, "graph/walk_wide", wide, identifiers,
+                                                             no_jit=many, prepare=False):  # fmt: skip
+            for node in nodes:
+                reached[node] = level_depth
+            if continues:
+                frontier, level = nodes, level_depth
+        if frontier:
+            LOGGER.debug("%s: narrow or long levels from level %d on, the node-wise walk takes over", direction, level)
+            narrow = {**params, "frontier": frontier, "first_depth": level, "visited": list(reached)}
+            reached.update(_walk_statement(conn, "graph/walk_narrow", narrow, identifiers, no_jit=True, prepare=False))
+        return reached
 
 
 def _walk_statement(
@@ -331,21 +331,17 @@ def _walk_statement(
     name: str,
     params: dict[str, object],
     identifiers: dict[str, str],
+    no_jit: bool,
     prepare: bool | None = None,
-    jit: bool | None = None,
 ) -> list[tuple[Any, ...]]:
-    """One walk statement, with JIT off from WALK_JIT_STARTS starts (or when ``jit`` is False): compiling took
-    132 ms of a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts; bench/notes/traversal.md).
-    Outside a transaction the setting goes in the same pipeline, i.e. the same implicit transaction, so that it
-    costs no round trip and ends with the statement; inside one it is switched off and back. ``prepare=False``
-    for the level walks: their custom plans fold the arguments in, and ran the 10^5-node DAG's descendants in
-    325 ms against 402 ms for the generic plan psycopg's prepared statement gets after five calls
-    (bench/notes/traversal.md)."""
-    if jit is None:
-        starts = params["ids"]
-        assert isinstance(starts, list)
-        jit = len(starts) < WALK_JIT_STARTS
-    if jit:
+    """One walk statement, with JIT off if ``no_jit`` (from WALK_JIT_STARTS starts, and always for the node-wise
+    walk): compiling took 132 ms of a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts;
+    bench/notes/traversal.md). Outside a transaction the setting goes in the same pipeline, i.e. the same
+    implicit transaction, so that it costs no round trip and ends with the statement; inside one it is switched
+    off and back. ``prepare=False`` for the level walks: their custom plans fold the arguments in, and ran the
+    10^5-node DAG's descendants in 325 ms against 402 ms for the generic plan psycopg's prepared statement gets
+    after five calls (bench/notes/traversal.md)."""
+    if not no_jit:
         return db.all_rows(conn, name, params, identifiers=identifiers, prepare=prepare)
     cursor = session_settings.execute_without_jit(
         conn, name, lambda: db.execute(conn, name, params, identifiers=identifiers, prepare=prepare)
