@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.compare import CALIBRATION, CALIBRATION_FORMAT, FIGURES, deviation, figures_of
+from bench.compare import CALIBRATION, CALIBRATION_FORMAT, FIGURES, deviation, figures_of, load_calibration
 from bench.record import GateError, load_json, record_from
 
 MIN_RUNS = 3
@@ -107,12 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise GateError("--history needs --commit: which tree's runs to take")
             taken = history_records(args.history, args.commit)
             sources += [f"{args.history.name}:{r['commit']}@{r['date']}" for r in taken]
-        previous = None
-        if args.previous is not None:
-            document = load_json(args.previous, "calibration")
-            if not isinstance(document, dict) or document.get("format") != CALIBRATION_FORMAT:
-                raise GateError(f"{args.previous} is not a gate calibration (format {CALIBRATION_FORMAT} expected)")
-            previous = document["benchmarks"]
+        previous = load_calibration(args.previous)["benchmarks"] if args.previous is not None else None
         if args.changed and len(records) < MIN_RUNS:
             raise GateError(f"--changed needs at least {MIN_RUNS} RUN files, got {len(records)}")
         if len(records) + len(taken) < MIN_RUNS:
