@@ -31,16 +31,20 @@ DryRun = bool | Callable[[set[int]], bool]
 WALK_BASE_ROWS = 500
 WALK_ROWS_PER_START = 2
 WALK_LEVELS_FIRST_STARTS = 256
-# Past the cap, one statement (sql/graph/walk_wide.sql) does the levels on the server, one `= ANY` index
-# scan over the frontier per level, minus the visited array; it hands over to the node-wise walk
-# (sql/graph/walk_narrow.sql: a recursive UNION holding the visited set, one row and one index probe per new
-# node) after WALK_NARROW_LEVELS levels in a row of fewer than WALK_NARROW new nodes, since the level walk's
-# dedup scans the whole visited array per level (a chain of 10^4 from 1 start: 44 ms, where the server's DO
-# loop this replaced took 150 ms, and 3.4 s from 1000 starts). It also hands over once the dedup has scanned
-# more than WALK_DEDUP_PER_NODE visited elements per reached node plus WALK_DEDUP_BASE: at ~10-20 ns per
-# element against ~3-5 us per node in the node-wise walk, 32 per node keeps the level walk the cheaper one with
-# room, and bounds what it keeps (the rows carry their visited arrays: 4 bytes per scanned element). The random
-# DAGs of bench/test_graph.py scan 16-37 per node. bench/notes/traversal.md, sections 6 and 7.
+# Past the cap, one statement (sql/graph/walk_wide.sql) does the levels on the server, one `= ANY` scan
+# over the frontier per level, whose targets are binary-searched in three sorted arrays of the nodes reached
+# so far, merged like a log-structured tree; the smallest takes a level's new nodes while it stays within
+# WALK_MERGE_MIN or half of the next (the random DAG of 10^5 nodes, descendants from 1000 starts: 246 ms with
+# three arrays and 1000, 280 ms with two and 4000, 323 ms with two and 8000; bench/notes/traversal.md,
+# section 8). It hands over to the node-wise walk (sql/graph/walk_narrow.sql: a recursive UNION holding the
+# visited set, one row and one index probe per new node) after WALK_NARROW_LEVELS levels in a row of fewer
+# than WALK_NARROW new nodes, since every level still re-sorts the smaller array (a chain of 10^4 from 1
+# start: 44 ms node-wise, where the server's DO loop this replaced took 150 ms, and 3.4 s from 1000 starts).
+# It also hands over once the sorting has handled more than WALK_DEDUP_PER_NODE elements per reached node
+# plus WALK_DEDUP_BASE: a sorted element costs ~0.15-0.19 us (37,230 in 5.5-7 ms, EXPLAIN ANALYZE), so 32 per
+# node is about the node-wise walk's ~3-5 us per node; the random DAGs of bench/test_graph.py sort 3.1-4.5 per
+# node. bench/notes/traversal.md, sections 6-8.
+WALK_MERGE_MIN = 1000
 WALK_NARROW = 32
 WALK_NARROW_LEVELS = 32
 WALK_DEDUP_PER_NODE = 32
@@ -308,15 +312,14 @@ def _walk(
             if not rows or int(rows[0][2]) < limit:
                 return {int(i): int(d) for i, d, _ in rows}
             LOGGER.debug("%s: more than %d (id, depth) rows, switching to the level walk", direction, limit)
-        wide = {**params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS,
+        wide = {**params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS, "merge_min": WALK_MERGE_MIN,
                 "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE}  # fmt: skip
         reached: dict[int, int] = {}
         frontier: list[int] = []
         level = 0
-        for level_depth, nodes, continues in _walk_statement(conn, "graph/walk_wide", wide, identifiers,
-                                                             no_jit=many, prepare=False):  # fmt: skip
-            for node in nodes:
-                reached[node] = level_depth
+        for level_depth, nodes, continues in _walk_statement(conn, "graph/walk_wide", wide, identifiers, no_jit=many,
+                                                             prepare=False, bitmap=True):  # fmt: skip
+            reached.update(dict.fromkeys(nodes, level_depth))
             if continues:
                 frontier, level = nodes, level_depth
         if frontier:
@@ -333,6 +336,7 @@ def _walk_statement(
     identifiers: dict[str, str],
     no_jit: bool,
     prepare: bool | None = None,
+    bitmap: bool = False,
 ) -> list[tuple[Any, ...]]:
     """One walk statement, with JIT off if ``no_jit`` (from WALK_JIT_STARTS starts, and always for the node-wise
     walk): compiling took 132 ms of a 166 ms walk that runs in 10 ms without it (10^5-node DAG, 1000 starts;
@@ -340,11 +344,17 @@ def _walk_statement(
     implicit transaction, so that it costs no round trip and ends with the statement; inside one it is switched
     off and back. ``prepare=False`` for the level walks: their custom plans fold the arguments in, and ran the
     10^5-node DAG's descendants in 325 ms against 402 ms for the generic plan psycopg's prepared statement gets
-    after five calls (bench/notes/traversal.md)."""
-    if not no_jit:
+    after five calls (bench/notes/traversal.md). ``bitmap``: no plain index scans, so that the level walk's
+    `= ANY` over a frontier array (which the planner sizes at ~10 rows) reads db_dblink by a bitmap scan, a heap
+    page at a time: 205 against 239 ms for the 10^5-node DAG's descendants from 1 (bench/notes/traversal.md,
+    section 8)."""
+    settings = {"jit": "off"} if no_jit else {}
+    if bitmap:
+        settings["enable_indexscan"] = "off"
+    if not settings:
         return db.all_rows(conn, name, params, identifiers=identifiers, prepare=prepare)
-    cursor = session_settings.execute_without_jit(
-        conn, name, lambda: db.execute(conn, name, params, identifiers=identifiers, prepare=prepare)
+    cursor = session_settings.execute_with_settings(
+        conn, name, settings, lambda: db.execute(conn, name, params, identifiers=identifiers, prepare=prepare)
     )
     return cursor.fetchall()
 

@@ -1,4 +1,4 @@
-"""Transaction-local server settings that are put back: ``jit = off`` for one statement, a ``lock_timeout``.
+"""Transaction-local server settings that are put back: ``jit = off`` (or others) for one statement, a ``lock_timeout``.
 
 A ``SET LOCAL`` made inside a caller's transaction would outlive the savepoint that made it, so every change
 here is undone explicitly when its block ends; on an error, the rollback of the enclosing transaction or
@@ -44,16 +44,26 @@ def set_local(conn: db.Connection, setting: str, value: str) -> None:
 def execute_without_jit(
     conn: db.Connection, name: str, execute: Callable[[], psycopg.Cursor[Any]]
 ) -> psycopg.Cursor[Any]:
-    """``execute()`` (one statement) with JIT off. On an idle autocommit connection the setting is
+    """``execute()`` (one statement) with JIT off (:func:`execute_with_settings`)."""
+    return execute_with_settings(conn, name, {"jit": "off"}, execute)
+
+
+def execute_with_settings(
+    conn: db.Connection, name: str, settings: dict[str, str], execute: Callable[[], psycopg.Cursor[Any]]
+) -> psycopg.Cursor[Any]:
+    """``execute()`` (one statement) with ``settings``. On an idle autocommit connection they are
     transaction-local and sent in the same pipeline, i.e. the same implicit transaction as the statement: no
-    round trip and nothing to restore; elsewhere it is switched off and back (:func:`no_jit`)."""
+    round trip and nothing to restore; elsewhere each is switched and put back (:func:`local_setting`)."""
     if conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         try:
             with conn.pipeline():  # (a server error surfaces at the pipeline's sync, outside the verbs)
-                db.execute(conn, "session/swap_local", {"setting": "jit", "value": "off"})
+                for setting, value in settings.items():
+                    db.execute(conn, "session/swap_local", {"setting": setting, "value": value})
                 cursor = execute()
         except psycopg.Error as exc:
             raise convert(exc, name) from exc
         return cursor
-    with no_jit(conn):
+    with contextlib.ExitStack() as stack:
+        for setting, value in settings.items():
+            stack.enter_context(local_setting(conn, setting, value))
         return execute()

@@ -364,13 +364,16 @@ def test_delete_group_nodes(backend: Backend, conn: psycopg.Connection, caplog: 
 # --- ancestors / descendants ------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["one_statement", "level_walk", "handover_after_1", "dedup_budget", "never_narrow"])
+@pytest.fixture(
+    params=["one_statement", "level_walk", "handover_after_1", "dedup_budget", "never_narrow", "merge_often"]
+)
 def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a traversal test through the capped recursive statement, and again past the cap (a cap of one row
     sends every non-empty walk on) through the level walk (sql/graph/walk_wide.sql) as configured, with the
     node-wise walk (sql/graph/walk_narrow.sql) taking over after its first level (every level counts as
     narrow), after its second (the dedup budget is spent as soon as anything was scanned), and never (no level
-    is narrow)."""
+    is narrow); and the level walk alone with its two sorted arrays of reached nodes merged whenever the newer
+    outgrows half of the older (both arrays searched at most levels; by default test graphs never merge)."""
     if request.param != "one_statement":
         monkeypatch.setattr(graph, "WALK_BASE_ROWS", 1)
         monkeypatch.setattr(graph, "WALK_ROWS_PER_START", 0)
@@ -384,6 +387,10 @@ def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setattr(graph, "WALK_DEDUP_BASE", 0)
     if request.param == "never_narrow":
         monkeypatch.setattr(graph, "WALK_NARROW", 0)
+    if request.param == "merge_often":
+        monkeypatch.setattr(graph, "WALK_LEVELS_FIRST_STARTS", 1)
+        monkeypatch.setattr(graph, "WALK_NARROW", 0)
+        monkeypatch.setattr(graph, "WALK_MERGE_MIN", 0)
     return str(request.param)
 
 
@@ -429,9 +436,11 @@ def test_many_start_nodes_on_a_chain(backend: Backend, conn: psycopg.Connection,
 def test_walk_of_many_small_levels_hands_over(backend: Backend, conn: psycopg.Connection,
                                                caplog: pytest.LogCaptureFixture,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Levels that are never narrow but small against what was reached (a chain of fat layers) make the level
-    walk's dedup O(levels x reached): its budget hands the rest to the node-wise walk, with the same answer."""
+    """Levels that are never narrow but small against what was reached (a chain of fat layers) re-sort the level
+    walk's newest array of reached nodes at every level: past its budget (4 sorted elements per node) the
+    node-wise walk takes the rest, with the same answer."""
     monkeypatch.setattr(graph, "WALK_DEDUP_BASE", 0)  # (the default lets small graphs through whatever their shape)
+    monkeypatch.setattr(graph, "WALK_DEDUP_PER_NODE", 4)
     width, layers = 40, 100
     kinds = ["data" if layer % 2 == 0 else "calc" for layer in range(layers) for _ in range(width)]
     spec = [(layer * width + i, (layer + 1) * width + (i + j) % width, "input_calc" if layer % 2 == 0 else "create")

@@ -1,35 +1,61 @@
 -- name: graph/walk_wide
--- purpose: Breadth-first walk from the start set along links of the given types ({source} -> {target}), one row per level, in one recursive statement: each level is one index scan over the whole frontier array (= ANY), minus every node already reached (the visited array the rows carry), so each node comes out once, at its minimal depth, whatever the number of start nodes or of paths to it. The recursion stops at the end of the walk, at max_depth, after narrow_levels levels in a row of fewer than narrow nodes (a chain: the node-wise walk, graph/walk_narrow, is cheaper per level), or once the dedup work (visited elements scanned, summed over the levels) passes dedup_per_node times the nodes reached plus dedup_base (a long walk of many small levels would cost O(levels x reached)); `continues` marks the level graph/walk_narrow goes on from.
--- params: ids, link_types, max_depth, narrow, narrow_levels, dedup_per_node, dedup_base
--- returns: depth, frontier (integer[]: the nodes first reached at this depth), continues (the walk stopped here with more to do)
--- The dedup is `EXCEPT` against the visited array: PostgreSQL has no set that persists across the levels of a
--- recursion other than a recursive UNION's own, and that one forces a per-row index probe of each reached
--- node (~2x the cost of one `= ANY` scan per level, bench/notes/traversal.md). The visited array is a
--- concatenation of sorted frontiers, so the setop's sort of it is cheap. `OFFSET 0` keeps the level's
--- subquery from being pulled up: its result is used twice (frontier and visited), and pulled up it ran twice.
-WITH RECURSIVE level(depth, frontier, visited, narrow_run, work) AS (
-    SELECT 1, seed.f, seed.f, CASE WHEN cardinality(seed.f) < %(narrow)s THEN 1 ELSE 0 END, 0::bigint
+-- purpose: Breadth-first walk from the start set along links of the given types ({source} -> {target}), one row per level, in one recursive statement: each level is one scan of db_dblink over the whole frontier array (= ANY) whose targets are kept only when a binary search finds them in none of the three sorted arrays of nodes already reached, so each node comes out once, at its minimal depth, whatever the number of start nodes or of paths to it. The recursion stops at the end of the walk, at max_depth, after narrow_levels levels in a row of fewer than narrow nodes (a chain: the node-wise walk, graph/walk_narrow, is cheaper per level), or once the sorting work (elements sorted into the reached arrays, summed over the levels) passes dedup_per_node times the nodes reached plus dedup_base; `continues` marks the level graph/walk_narrow goes on from. Run with enable_indexscan off (fastdos/graph.py: a bitmap scan per level).
+-- params: ids, link_types, max_depth, narrow, narrow_levels, merge_min, dedup_per_node, dedup_base
+-- returns: depth, frontier (integer[]: the nodes first reached at this depth, ascending), continues (the walk stopped here with more to do)
+-- The reached set is three sorted arrays, `settled`, `middle` and `recent`, merged like a log-structured tree:
+-- each level's new nodes are sorted into `recent` while it stays within half of `middle` (and merge_min),
+-- else `recent` and the level go into `middle` while that stays within half of `settled`, else everything into
+-- `settled`; so a node is re-sorted a few times over the walk, where the `EXCEPT` against one visited array this
+-- replaced streamed the whole reached set at every level (bench/notes/traversal.md, section 8). The membership
+-- test is `arr[width_bucket(x, arr)] = x`: width_bucket binary-searches a sorted array, and the subscript of a
+-- fixed-width array without NULLs is a direct offset. PostgreSQL has no other set that persists across the
+-- levels of a recursion but a recursive UNION's own, and that one forces a per-row index probe of each
+-- reached node. `OFFSET 0` keeps the level's subquery from being pulled up: its result is used several times.
+WITH RECURSIVE level(depth, frontier, settled, middle, recent, narrow_run, work) AS (
+    SELECT 1, seed.f, '{{}}'::integer[], '{{}}'::integer[], seed.f,
+           CASE WHEN cardinality(seed.f) < %(narrow)s THEN 1 ELSE 0 END, 0::bigint
     FROM (SELECT ARRAY(
         SELECT DISTINCT l.{target} FROM db_dblink AS l
         WHERE l.{source} = ANY(%(ids)s::integer[]) AND l.type = ANY(%(link_types)s::text[])
+        ORDER BY 1
     ) OFFSET 0) AS seed(f)
     UNION ALL
-    SELECT w.depth + 1, n.f, w.visited || n.f,
+    SELECT w.depth + 1, n.f,
+           CASE n.tier WHEN 2 THEN ARRAY(SELECT unnest(w.settled || w.middle || w.recent || n.f) ORDER BY 1)
+                       ELSE w.settled END,
+           CASE n.tier WHEN 2 THEN '{{}}'::integer[]
+                       WHEN 1 THEN ARRAY(SELECT unnest(w.middle || w.recent || n.f) ORDER BY 1)
+                       ELSE w.middle END,
+           CASE n.tier WHEN 0 THEN ARRAY(SELECT unnest(w.recent || n.f) ORDER BY 1) ELSE '{{}}'::integer[] END,
            CASE WHEN cardinality(n.f) < %(narrow)s THEN w.narrow_run + 1 ELSE 0 END,
-           w.work + cardinality(w.visited)
-    FROM level AS w CROSS JOIN LATERAL (SELECT ARRAY(
-        SELECT l.{target} FROM db_dblink AS l
-        WHERE l.{source} = ANY(w.frontier) AND l.type = ANY(%(link_types)s::text[])
-        EXCEPT SELECT unnest(w.visited)
-    ) OFFSET 0) AS n(f)
+           w.work + cardinality(w.recent) + cardinality(n.f)
+                  + CASE WHEN n.tier >= 1 THEN cardinality(w.middle) ELSE 0 END
+                  + CASE WHEN n.tier = 2 THEN cardinality(w.settled) ELSE 0 END
+    FROM level AS w CROSS JOIN LATERAL (
+        SELECT f, CASE WHEN cardinality(w.recent) + cardinality(f)
+                            <= greatest(cardinality(w.middle) / 2, %(merge_min)s) THEN 0
+                       WHEN cardinality(w.middle) + cardinality(w.recent) + cardinality(f)
+                            <= cardinality(w.settled) / 2 THEN 1
+                       ELSE 2 END
+        FROM (SELECT ARRAY(
+            SELECT DISTINCT l.{target} FROM db_dblink AS l
+            WHERE l.{source} = ANY(w.frontier) AND l.type = ANY(%(link_types)s::text[])
+              AND w.settled[width_bucket(l.{target}, w.settled)] IS DISTINCT FROM l.{target}
+              AND w.middle[width_bucket(l.{target}, w.middle)] IS DISTINCT FROM l.{target}
+              AND w.recent[width_bucket(l.{target}, w.recent)] IS DISTINCT FROM l.{target}
+            ORDER BY 1
+        ) OFFSET 0) AS level_nodes(f)
+    ) AS n(f, tier)
     WHERE cardinality(w.frontier) > 0
       AND w.depth < coalesce(%(max_depth)s::integer, 2147483647)
       AND w.narrow_run < %(narrow_levels)s
-      AND w.work <= %(dedup_per_node)s::bigint * cardinality(w.visited) + %(dedup_base)s::bigint
+      AND w.work <= %(dedup_per_node)s::bigint * (cardinality(w.settled) + cardinality(w.middle) + cardinality(w.recent))
+                    + %(dedup_base)s::bigint
 )
 SELECT depth, frontier,
        cardinality(frontier) > 0
        AND depth < coalesce(%(max_depth)s::integer, 2147483647)
        AND (narrow_run >= %(narrow_levels)s
-            OR work > %(dedup_per_node)s::bigint * cardinality(visited) + %(dedup_base)s::bigint)
+            OR work > %(dedup_per_node)s::bigint * (cardinality(settled) + cardinality(middle) + cardinality(recent))
+                      + %(dedup_base)s::bigint)
 FROM level;
