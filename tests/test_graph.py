@@ -463,10 +463,12 @@ def test_walk_hand_over_inside_a_transaction(backend: Backend, conn: psycopg.Con
     with backend.transaction() as tx:
         before = tx.execute("SHOW plan_cache_mode").fetchone()
         jit = tx.execute("SHOW jit").fetchone()
+        assert tx.execute("SHOW enable_indexscan").fetchone() == ("on",)
         assert backend.get_descendants(ids[:1]) == {ids[1]: 1, ids[2]: 2}
         assert backend.get_ancestors(ids[2:]) == {ids[1]: 1, ids[0]: 2}
         assert tx.execute("SHOW plan_cache_mode").fetchone() == before
         assert tx.execute("SHOW jit").fetchone() == jit  # the walk switched JIT off for itself only
+        assert tx.execute("SHOW enable_indexscan").fetchone() == ("on",)  # and its plain index scans
         backend.delete_nodes_and_connections([ids[2]])
         assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
     assert backend.get_descendants(ids[:1]) == {ids[1]: 1}
