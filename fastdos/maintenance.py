@@ -89,10 +89,10 @@ def get_unreferenced_keyset(ctx: StorageContext, check_consistency: bool = True)
     if missing:
         LOGGER.error("%d referenced keys missing from the repository, e.g. %s", len(missing), missing[:5])
         raise MissingObjectsError(MISSING_OBJECTS_MESSAGE)
-    return set(unreferenced)
+    return unreferenced
 
 
-def _key_differences(ctx: StorageContext, check: bool) -> tuple[list[str], list[str]]:
+def _key_differences(ctx: StorageContext, check: bool) -> tuple[set[str], list[str]]:
     repository = ctx.repository
     with ctx.transaction() as conn:
         return container_keys.differences(conn, repository, check)
