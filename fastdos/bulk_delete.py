@@ -39,6 +39,7 @@ from psycopg import sql
 
 from . import db, session_settings
 from .errors import DatabaseError, IntegrityError, LockingProfileError
+from .ids import array_literal
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -233,7 +234,7 @@ def _delete_set(conn: db.Connection, ids: list[int], watermark: int, references:
     """Nodes first, then every referencing row, by joins against a temporary table of the ids."""
     if not filled:
         db.run(conn, "graph/bulk_ids_create")
-        db.run(conn, "graph/bulk_ids_fill", {"ids": ids})
+        db.run(conn, "graph/bulk_ids_fill", {"ids": array_literal(ids)})
     db.run(conn, "graph/bulk_ids_analyze")
     db.run(conn, "graph/bulk_delete_nodes")
     below = 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import bulk_delete, db, integrity, rules, session_settings
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
 from .errors import ClosureError
+from .ids import array_literal
 
 if TYPE_CHECKING:
     from .context import StorageContext
@@ -132,7 +133,7 @@ def _delete_set(ctx: StorageContext, ids: list[int], *, ddl: bool, strategy: str
 
 
 def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> DeletionPlan:
-    """Expand ``pks`` by the DELETE traversal rules (one recursive statement); nothing is deleted.
+    """Expand ``pks`` by the DELETE traversal rules (:func:`_traverse`); nothing is deleted.
 
     ``toggles`` switch the toggleable rules (``create_forward``, ``call_calc_forward``,
     ``call_work_forward``) with aiida-core's checks. Ids that do not exist are listed in ``missing``.
@@ -148,24 +149,42 @@ def plan_deletion(ctx: StorageContext, pks: Iterable[int], **toggles: bool) -> D
 def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, into_table: bool = False) -> DeletionPlan:
     """The traversal; start ids it does not reach are the missing ones (it starts from the existing nodes).
 
-    ``into_table``: the reached ids also fill the deletion's temporary table (graph/bulk_traverse_into).
+    ``into_table``: the reached ids also fill the deletion's temporary table (:func:`_traverse`).
     """
     reached: set[int] = set()
     if into_table:
         db.run(conn, "graph/bulk_ids_create")
     if ids:
         params = {
-            "ids": ids, "group_ids": [], "forward": list(directions.forward), "backward": list(directions.backward)
+            "ids": array_literal(ids), "group_ids": [], "forward": list(directions.forward),
+            "backward": list(directions.backward),
         }  # fmt: skip
-        # The recursive statement's estimate (millions of rows) triggers JIT compilation: 170 ms of a 400 ms walk of
-        # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
-        with session_settings.no_jit(conn):
-            name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
-            reached = {int(r[0]) for r in db.all_rows(conn, name, params)}
+        reached = _traverse(conn, params, into_table)
     missing = [pk for pk in ids if pk not in reached]
     if missing:
         LOGGER.warning("skipping %d node(s) that do not exist: %s", len(missing), missing[:20])
     return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
+
+
+def _traverse(conn: db.Connection, params: Mapping[str, object], into_table: bool) -> set[int]:
+    """The traversal by levels (graph/traverse_levels: a deletion of 10^4 work chains in 66 ms against 192 ms
+    node-wise, bench/notes/graph.md), or node-wise when the levels turn narrow or long (a chain), as the
+    walks hand over (WALK_NARROW, WALK_NARROW_LEVELS, WALK_DEDUP_*); ``into_table`` fills fastdos_delete_ids."""
+    levels = {**params, "narrow": WALK_NARROW, "narrow_levels": WALK_NARROW_LEVELS, "merge_min": WALK_MERGE_MIN,
+              "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE}  # fmt: skip
+    # The recursive statements' estimates (millions of rows) trigger JIT compilation: 170 ms of a 400 ms walk of
+    # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
+    with session_settings.no_jit(conn):
+        with session_settings.local_setting(conn, "enable_indexscan", "off"):
+            rows = db.all_rows(conn, "graph/traverse_levels", levels, prepare=False)
+        if not rows[-1][1]:
+            reached = {node for frontier, _ in rows for node in frontier}
+            if into_table:
+                db.run(conn, "graph/bulk_ids_fill", {"ids": array_literal(sorted(reached))})
+            return reached
+        LOGGER.debug("traversal: narrow or long levels, node-wise instead")
+        name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
+        return {int(r[0]) for r in db.all_rows(conn, name, params)}
 
 
 def delete_nodes(ctx: StorageContext, pks: Iterable[int], dry_run: DryRun = True, **toggles: bool) -> set[int]:

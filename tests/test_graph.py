@@ -320,8 +320,22 @@ def test_interrupted_deletion_leaves_everything(backend: Backend, conn: psycopg.
     assert n["C2"] in node_ids(conn)
 
 
+@pytest.fixture(params=["levels", "node_wise", "merge_often"])
+def traversal_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a deletion test through the level traversal (sql/graph/traverse_levels.sql) as configured, through the
+    node-wise statement it hands over to (no level allowed), and through the levels with their sorted arrays of
+    reached nodes merged whenever the newer outgrows half of the older (test graphs never merge by default)."""
+    if request.param == "node_wise":
+        monkeypatch.setattr(graph, "WALK_NARROW_LEVELS", 0)
+    if request.param == "merge_often":
+        monkeypatch.setattr(graph, "WALK_NARROW", 0)
+        monkeypatch.setattr(graph, "WALK_MERGE_MIN", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_delete_matches_reference_on_random_graphs(backend: Backend, conn: psycopg.Connection, seed: int) -> None:
+def test_delete_matches_reference_on_random_graphs(backend: Backend, conn: psycopg.Connection, seed: int,
+                                                   traversal_path: str) -> None:
     rng = random.Random(seed)
     kinds, spec = (random_provenance if seed % 2 else random_arbitrary)(rng, rng.randrange(5, 60))
     ids, links = build(conn, kinds, spec)

@@ -16,10 +16,11 @@ from typing import Any
 
 from .. import db
 from ..background import BackgroundWork
+from ..ids import array_literal as array
 from ..repository import Repository
 from . import deflate
 from .report import ExportError
-from .selection import Selection, array
+from .selection import Selection
 
 # Objects up to this size are read whole and written with one ``writestr`` (fewer Python calls per object);
 # larger ones are streamed in chunks of the same size, so memory stays bounded whatever the object.

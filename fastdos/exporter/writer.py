@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import db, queries
+from ..ids import array_literal as array
 from . import deflate
 from .report import ExportError
-from .selection import Selection, array
+from .selection import Selection
 
 # Rows per executemany batch: 5,000 node rows are ~3 MB, a fixed bound on what the export holds of the rows.
 BATCH_ROWS = 5000
