@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import bulk_delete, db, integrity, rules, session_settings
+from psycopg import sql
+
+from . import bulk_delete, db, integrity, queries, rules, session_settings
 from .closure import DEFAULT_ROW_BUDGET, Closure, ClosureState, RefreshReport
 from .errors import ClosureError
 from .ids import array_literal
@@ -176,7 +178,7 @@ def _traverse(conn: db.Connection, params: Mapping[str, object], into_table: boo
     # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
     with session_settings.no_jit(conn):
         with session_settings.local_setting(conn, "enable_indexscan", "off"):
-            rows = db.all_rows(conn, "graph/traverse_levels", levels, prepare=False)
+            rows = db.all_rows(conn, "graph/traverse_levels", levels, identifiers=_reached_fragments(), prepare=False)
         if not rows[-1][1]:
             reached = {node for frontier, _ in rows for node in frontier}
             if into_table:
@@ -321,7 +323,7 @@ def _walk(
                 "call refresh_closure() first"
             )
         source, target = ("output_id", "input_id") if direction == "ancestors" else ("input_id", "output_id")
-        identifiers = {"source": source, "target": target}
+        identifiers: dict[str, str | sql.Composable] = {"source": source, "target": target}
         params = {"ids": ids, "link_types": list(types), "max_depth": depth}
         many = len(ids) >= WALK_JIT_STARTS
         if len(ids) < WALK_LEVELS_FIRST_STARTS:
@@ -336,7 +338,8 @@ def _walk(
         reached: dict[int, int] = {}
         frontier: list[int] = []
         level = 0
-        for level_depth, nodes, continues in _walk_statement(conn, "graph/walk_wide", wide, identifiers, no_jit=many,
+        levels = {**identifiers, **_reached_fragments()}
+        for level_depth, nodes, continues in _walk_statement(conn, "graph/walk_wide", wide, levels, no_jit=many,
                                                              prepare=False, bitmap=True):  # fmt: skip
             reached.update(dict.fromkeys(nodes, level_depth))
             if continues:
@@ -348,11 +351,16 @@ def _walk(
         return reached
 
 
+def _reached_fragments() -> dict[str, str | sql.Composable]:
+    """The fragments of the level statements' reached arrays (sql/graph/reached_next.sql, reached_tier.sql)."""
+    return {name: queries.get(f"graph/{name}").sql for name in ("reached_next", "reached_tier")}
+
+
 def _walk_statement(
     conn: db.Connection,
     name: str,
     params: dict[str, object],
-    identifiers: dict[str, str],
+    identifiers: dict[str, str | sql.Composable],
     no_jit: bool,
     prepare: bool | None = None,
     bitmap: bool = False,

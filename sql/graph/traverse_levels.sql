@@ -1,10 +1,11 @@
 -- name: graph/traverse_levels
--- purpose: graph/traverse by levels, for large start sets: each level is one scan of db_dblink over the whole frontier array (= ANY) per direction, whose targets are kept only when a binary search finds them in none of the three sorted arrays of nodes already reached (as graph/walk_wide); a deletion of 10^4 work chains traversed in 66 ms against 192 ms node-wise (bench/notes/graph.md). It stops early, with `continues` set on its last row, after narrow_levels levels in a row of fewer than narrow nodes (a chain: graph/traverse is cheaper per node there) or once the sorting work passes dedup_per_node times the nodes reached plus dedup_base; the caller then runs graph/traverse instead. Run with enable_indexscan off (fastdos/graph.py: a bitmap scan per level).
--- params: ids, group_ids, forward, backward, narrow, narrow_levels, merge_min, dedup_per_node, dedup_base
+-- purpose: graph/traverse by levels, for large start sets: each level is one scan of db_dblink over the whole frontier array (= ANY) per direction, whose targets are kept only when a binary search finds them in none of the three sorted arrays of nodes already reached (as graph/walk_wide); a deletion of 10^4 work chains traversed in 66 ms against 192 ms node-wise (bench/notes/graph.md). It stops early, with `continues` set on its last row, after narrow_levels levels in a row of fewer than narrow nodes (a chain: graph/traverse is cheaper per node there) or once the sorting work passes dedup_per_node times the nodes reached plus dedup_base; the caller then runs graph/traverse instead. Run with enable_indexscan off (fastdos/graph.py: a bitmap scan per level). The fragments it is composed with (graph/reached_next, graph/reached_tier) add the params narrow and merge_min.
+-- params: ids, group_ids, forward, backward, narrow_levels, dedup_per_node, dedup_base
 -- returns: frontier (integer[]: the nodes first reached at this level; the first row is the start set: the start nodes that exist and the members of the groups), continues (the traversal stopped here unfinished)
--- The reached arrays and their merging are those of graph/walk_wide (bench/notes/traversal.md, section 8).
+-- The reached arrays and their merging are those of graph/walk_wide (the fragments graph/reached_next and
+-- graph/reached_tier, composed in, bench/notes/traversal.md, section 8).
 WITH RECURSIVE level(frontier, settled, middle, recent, narrow_run, work) AS (
-    SELECT s.f, '{}'::integer[], '{}'::integer[], s.f, 0, 0::bigint
+    SELECT s.f, '{{}}'::integer[], '{{}}'::integer[], s.f, 0, 0::bigint
     FROM (SELECT ARRAY(
         SELECT n.id FROM db_dbnode AS n WHERE n.id = ANY(%(ids)s::integer[])
         UNION
@@ -13,22 +14,9 @@ WITH RECURSIVE level(frontier, settled, middle, recent, narrow_run, work) AS (
     ) OFFSET 0) AS s(f)
     UNION ALL
     SELECT n.f,
-           CASE n.tier WHEN 2 THEN ARRAY(SELECT unnest(w.settled || w.middle || w.recent || n.f) ORDER BY 1)
-                       ELSE w.settled END,
-           CASE n.tier WHEN 2 THEN '{}'::integer[]
-                       WHEN 1 THEN ARRAY(SELECT unnest(w.middle || w.recent || n.f) ORDER BY 1)
-                       ELSE w.middle END,
-           CASE n.tier WHEN 0 THEN ARRAY(SELECT unnest(w.recent || n.f) ORDER BY 1) ELSE '{}'::integer[] END,
-           CASE WHEN cardinality(n.f) < %(narrow)s THEN w.narrow_run + 1 ELSE 0 END,
-           w.work + cardinality(w.recent) + cardinality(n.f)
-                  + CASE WHEN n.tier >= 1 THEN cardinality(w.middle) ELSE 0 END
-                  + CASE WHEN n.tier = 2 THEN cardinality(w.settled) ELSE 0 END
+           {reached_next}
     FROM level AS w CROSS JOIN LATERAL (
-        SELECT f, CASE WHEN cardinality(w.recent) + cardinality(f)
-                            <= greatest(cardinality(w.middle) / 2, %(merge_min)s) THEN 0
-                       WHEN cardinality(w.middle) + cardinality(w.recent) + cardinality(f)
-                            <= cardinality(w.settled) / 2 THEN 1
-                       ELSE 2 END
+        SELECT f, {reached_tier}
         FROM (SELECT ARRAY(
             SELECT DISTINCT c.id FROM (
                 SELECT l.output_id AS id FROM db_dblink AS l
