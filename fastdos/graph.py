@@ -157,7 +157,7 @@ def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, int
     if into_table:
         db.run(conn, "graph/bulk_ids_create")
     if ids:
-        params = {
+        params: dict[str, object] = {
             "ids": array_literal(ids), "group_ids": [], "forward": list(directions.forward),
             "backward": list(directions.backward),
         }  # fmt: skip
@@ -168,7 +168,7 @@ def _plan(conn: db.Connection, ids: list[int], directions: rules.Directions, int
     return DeletionPlan(ids, missing, reached, directions.forward, directions.backward)
 
 
-def _traverse(conn: db.Connection, params: Mapping[str, object], into_table: bool) -> set[int]:
+def _traverse(conn: db.Connection, params: dict[str, object], into_table: bool) -> set[int]:
     """The traversal by levels (graph/traverse_levels: a deletion of 10^4 work chains in 66 ms against 192 ms
     node-wise, bench/notes/graph.md), or node-wise when the levels turn narrow or long (a chain), as the
     walks hand over (WALK_NARROW, WALK_NARROW_LEVELS, WALK_DEDUP_*); ``into_table`` fills fastdos_delete_ids."""
@@ -176,17 +176,16 @@ def _traverse(conn: db.Connection, params: Mapping[str, object], into_table: boo
               "dedup_per_node": WALK_DEDUP_PER_NODE, "dedup_base": WALK_DEDUP_BASE}  # fmt: skip
     # The recursive statements' estimates (millions of rows) trigger JIT compilation: 170 ms of a 400 ms walk of
     # 10^4 work chains on PG 15, for a statement that runs once (bench/notes/graph.md#bulk-deletion).
-    with session_settings.no_jit(conn):
-        with session_settings.local_setting(conn, "enable_indexscan", "off"):
-            rows = db.all_rows(conn, "graph/traverse_levels", levels, identifiers=_reached_fragments(), prepare=False)
-        if not rows[-1][1]:
-            reached = {node for frontier, _ in rows for node in frontier}
-            if into_table:
-                db.run(conn, "graph/bulk_ids_fill", {"ids": array_literal(sorted(reached))})
-            return reached
-        LOGGER.debug("traversal: narrow or long levels, node-wise instead")
-        name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
-        return {int(r[0]) for r in db.all_rows(conn, name, params)}
+    rows = _walk_statement(conn, "graph/traverse_levels", levels, _reached_fragments(), no_jit=True, prepare=False,
+                           bitmap=True)  # fmt: skip
+    if not rows[-1][1]:
+        reached = {node for frontier, _ in rows for node in frontier}
+        if into_table:
+            db.run(conn, "graph/bulk_ids_fill", {"ids": array_literal(sorted(reached))})
+        return reached
+    LOGGER.debug("traversal: narrow or long levels, node-wise instead")
+    name = "graph/bulk_traverse_into" if into_table else "graph/traverse"
+    return {int(r[0]) for r in _walk_statement(conn, name, params, {}, no_jit=True)}
 
 
 def delete_nodes(ctx: StorageContext, pks: Iterable[int], dry_run: DryRun = True, **toggles: bool) -> set[int]:
